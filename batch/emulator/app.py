@@ -1,0 +1,162 @@
+"""The emulator as an aiohttp application: `create_app()` for tests, `python -m batch.emulator` for people.
+
+Middlewares, outermost first: `record` (error bodies, request log with no secrets, webhook hand-off),
+`inject` (faults, §13 #20), `authenticate` (§9). Background tasks advance jobs on the clock and deliver
+webhooks one at a time, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from batch.emulator import views
+from batch.emulator.backend import Backend, Settings
+from batch.emulator.clock import Clock, ManualClock, SystemClock
+from batch.emulator.control import control
+from batch.emulator.corpus import DEFAULT_CORPUS, CorpusIndex
+from batch.emulator.errors import ApiError, TooManyJobs
+from batch.emulator.faults import FaultPlan
+from batch.emulator.routes import SUBMIT_PREFIX, routes
+from batch.emulator.runtime import EMULATOR, Emulator
+from batch.emulator.webhooks import deliver
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PUBLIC_PATHS = frozenset({"/oauth2/token:generate"})
+GATEWAY_PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
+GATEWAY_REASONS = {"502": "502 Bad Gateway", "503": "503 Service Unavailable", "504": "504 Gateway Time-out"}
+
+
+def _error_response(exc: ApiError) -> web.Response:
+    return web.json_response(exc.body(), status=exc.status, headers=exc.headers)
+
+
+def _auth_scheme(request: web.Request) -> str | None:
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return "bearer"
+    return "x-api-key" if "x-api-key" in request.headers else None
+
+
+@web.middleware
+async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+    emu = request.app[EMULATOR]
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = _error_response(exc)
+    except web.HTTPException as exc:  # the router's own 404 / 405, given the contract's JSON body
+        response = web.json_response({"message": exc.reason}, status=exc.status)
+    if not request.path.startswith("/_emulator/"):
+        emu.requests.append({
+            "at": views.iso(time.time()), "method": request.method, "path": request.path,
+            "query": request.query_string, "auth": _auth_scheme(request), "status": response.status,
+            "fault": request.get("fault"),
+        })
+    emu.flush_transitions()
+    return response
+
+
+def _drop_connection(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.abort()
+
+
+@web.middleware
+async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
+    emu = request.app[EMULATOR]
+    if request.path.startswith("/_emulator/"):
+        return await handler(request)
+    kind = emu.faults.draw(request.method, request.path, submit=request.path.startswith(SUBMIT_PREFIX))
+    if kind is None:
+        return await handler(request)
+    request["fault"] = kind
+    emu.backend.stats[f"fault_{kind}"] += 1
+    if kind == "429":
+        retry = emu.faults.retry_after
+        raise TooManyJobs(emu.backend.settings.concurrency_limit,
+                          headers={"Retry-After": str(retry)} if retry else None)
+    if kind == "500":
+        raise ApiError("Something went wrong! Please contact support@symbl.ai")
+    if kind in GATEWAY_REASONS:
+        return web.Response(status=int(kind), text=GATEWAY_PAGE.format(GATEWAY_REASONS[kind]),
+                            content_type="text/html")
+    if kind == "reset_before":
+        _drop_connection(request)
+        return web.Response(status=500)
+    if kind == "token_expiry":
+        emu.backend.expire_tokens()
+        return await handler(request)
+    if kind in ("reset_after", "slow"):
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            response = _error_response(exc)
+        if kind == "reset_after":
+            _drop_connection(request)
+        else:
+            await asyncio.sleep(emu.faults.slow_seconds)
+        return response
+    return await handler(request)  # job_failed: acted on by the submit handler
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path not in PUBLIC_PATHS and not request.path.startswith("/_emulator/"):
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else request.headers.get("x-api-key")
+        request.app[EMULATOR].backend.authenticate(token)
+    return await handler(request)
+
+
+async def _progress(emu: Emulator, interval: float) -> None:
+    while True:
+        emu.backend.advance()
+        emu.flush_transitions()
+        await asyncio.sleep(interval)
+
+
+async def _deliver_webhooks(emu: Emulator) -> None:
+    while True:
+        transition = await emu.webhooks.get()
+        await deliver(emu.client(), transition, allowed_hosts=emu.backend.settings.allowed_hosts,
+                      stats=emu.backend.stats)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    faults: FaultPlan | None = None,
+    clock: Clock | None = None,
+    corpus_dir: Path | None = DEFAULT_CORPUS,
+    wall_epoch: float | None = None,
+    tick_seconds: float = 0.05,
+) -> web.Application:
+    """An emulator application. Seams: settings, faults, clock (ManualClock enables /_emulator/clock)."""
+    clock = clock or SystemClock()
+    backend = Backend(settings or Settings(), clock, time.time() if wall_epoch is None else wall_epoch)
+    emu = Emulator(backend, CorpusIndex.load(corpus_dir), faults or FaultPlan(),
+                   manual_clock=clock if isinstance(clock, ManualClock) else None)
+    app = web.Application(middlewares=[record, inject, authenticate])
+    app[EMULATOR] = emu
+    app.add_routes(control)
+    app.add_routes(routes)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        emu.session = aiohttp.ClientSession()
+        tasks = [asyncio.create_task(_progress(emu, tick_seconds)), asyncio.create_task(_deliver_webhooks(emu))]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await emu.session.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,305 @@
+"""The emulated Symbl account: tokens, jobs, conversations. Methods are named after the remote operations.
+
+No HTTP here: routes parse requests, call these methods, and render what they return (moto's backend split).
+Invariants:
+- a job moves only along `models.TRANSITIONS`, at the instants the clock says, even when `advance()` runs late;
+- jobs of one conversation run one at a time in submission order (§13 #6);
+- `scheduled` and `in_progress` jobs count toward the account limit, queued appends included (§13 #1);
+- results appear in a conversation only when their job completes (§13 #12).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import re
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from batch.emulator import production
+from batch.emulator.clock import Clock
+from batch.emulator.corpus import Utterance
+from batch.emulator.errors import (
+    CONVERSATION_MISSING,
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    TooManyJobs,
+    Unauthorized,
+)
+from batch.emulator.media import MediaInfo
+from batch.emulator.models import ACTIVE, Conversation, Job, JobStatus, Member, Token, move
+from batch.emulator.params import AsyncParams
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(slots=True)
+class Settings:
+    app_id: str = "emulator-app-id"
+    app_secret: str = "emulator-app-secret"  # noqa: S105 - the documented default of a local emulator
+    concurrency_limit: int = 5
+    time_scale: float = 0.05
+    token_ttl: float = 86_400.0
+    max_upload_bytes: int = 1 << 30
+    seed: int = 0
+    allowed_hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    job_id: str
+    status: JobStatus
+    webhook_url: str | None
+
+
+@dataclass(slots=True)
+class Backend:
+    settings: Settings
+    clock: Clock
+    wall_epoch: float  # wall-clock epoch seconds at clock zero point `clock_origin`
+    clock_origin: float = 0.0
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    tokens: dict[str, Token] = field(default_factory=dict)
+    stats: Counter[str] = field(default_factory=Counter)
+    outbox: list[Transition] = field(default_factory=list)  # transitions whose webhooks are not sent yet
+    rng: random.Random = field(default_factory=random.Random)
+    _signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    def __post_init__(self) -> None:
+        self.rng.seed(self.settings.seed)
+        self.clock_origin = self.clock.now()
+
+    def wall(self, at: float) -> float:
+        return self.wall_epoch + (at - self.clock_origin)
+
+    def reset(self) -> None:
+        """Forget every conversation, job, token and counter; keep the settings."""
+        self.conversations.clear()
+        self.jobs.clear()
+        self.tokens.clear()
+        self.stats.clear()
+        self.outbox.clear()
+        self.rng.seed(self.settings.seed)
+
+    # --- auth (§9, §13 #14) -------------------------------------------------------------------------
+    def generate_token(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict) or body.get("type") != "application":
+            raise BadRequest("Body must be {\"type\": \"application\", \"appId\": ..., \"appSecret\": ...}.")
+        app_id, app_secret = body.get("appId"), body.get("appSecret")
+        if not (isinstance(app_id, str) and isinstance(app_secret, str)) or not (
+            hmac.compare_digest(app_id, self.settings.app_id)
+            and hmac.compare_digest(app_secret, self.settings.app_secret)
+        ):
+            raise Unauthorized("Invalid appId or appSecret.")
+        now, ttl = self.clock.now(), self.settings.token_ttl
+        cached = max(self.tokens.values(), key=lambda t: t.expires_at, default=None)
+        if cached is None or cached.expires_at - now <= 0.1 * ttl:
+            cached = Token(self._mint(now + ttl), now + ttl)
+            self.tokens[cached.value] = cached
+        return {"accessToken": cached.value, "expiresIn": int(cached.expires_at - now)}
+
+    def _mint(self, expires_at: float) -> str:
+        def part(data: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+        head = part({"alg": "HS256", "typ": "JWT"}) + "." + part(
+            {"sub": self.settings.app_id, "exp": int(self.wall(expires_at)), "jti": secrets.token_hex(8)}
+        )
+        sig = hmac.new(self._signing_key, head.encode(), hashlib.sha256).digest()
+        return head + "." + base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
+
+    def authenticate(self, value: str | None) -> None:
+        token = self.tokens.get(value or "")
+        if token is None or self.clock.now() >= token.expires_at:
+            raise Unauthorized()
+
+    def expire_tokens(self) -> None:
+        """Early expiry (a fault): every token issued so far stops working now."""
+        now = self.clock.now()
+        for token in self.tokens.values():
+            token.expires_at = min(token.expires_at, now)
+
+    # --- async submissions (§2-3, §13 #1, #6, #15) ---------------------------------------------------
+    def check_upload_size(self, size: int) -> None:
+        if size > self.settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"Uploaded media is {size} bytes; the limit is {self.settings.max_upload_bytes} bytes."
+            )
+
+    def active_jobs(self) -> int:
+        return sum(job.status in ACTIVE for job in self.jobs.values())
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        conv = self.conversations.get(conversation_id)
+        if conv is None:
+            raise NotFound(CONVERSATION_MISSING)
+        return conv
+
+    def submit(
+        self,
+        *,
+        media: MediaInfo,
+        utterances: tuple[Utterance, ...],
+        topics: tuple[str, ...],
+        params: AsyncParams,
+        conversation_id: str | None = None,
+        will_fail: bool = False,
+    ) -> dict[str, str]:
+        """Create (conversation_id None) or append: returns the 201 body; queues the `scheduled` webhook."""
+        self.advance()
+        conv = self.conversation(conversation_id) if conversation_id is not None else None
+        if self.active_jobs() >= self.settings.concurrency_limit:
+            self.stats["rejected_429"] += 1
+            raise TooManyJobs(self.settings.concurrency_limit)
+        now = self.clock.now()
+        if conv is None:
+            new_id = production.numeric_id(self.rng)
+            conv = Conversation(new_id, params.name or new_id, self.wall(now))
+            self.conversations[conv.id] = conv
+            self.stats["conversations_created"] += 1
+        else:
+            self.stats["appends"] += 1
+        job = Job(production.uuid_id(self.rng), conv.id, len(self.jobs), media, utterances, topics, params,
+                  will_fail or media.kind == "unknown", now)
+        self.jobs[job.id] = job
+        conv.job_ids.append(job.id)
+        self.stats["jobs_submitted"] += 1
+        self.stats["peak_concurrent_jobs"] = max(self.stats["peak_concurrent_jobs"], self.active_jobs())
+        self.outbox.append(Transition(job.id, JobStatus.SCHEDULED, params.webhook_url))
+        return {"conversationId": conv.id, "jobId": job.id}
+
+    # --- jobs (§4) ------------------------------------------------------------------------------------
+    def get_job(self, job_id: str) -> dict[str, str]:
+        self.advance()
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"Job with id {job_id} was not found.")
+        return {"id": job.id, "status": job.status.value}
+
+    def _processing_seconds(self, job: Job) -> float:
+        return job.media.duration * self.settings.time_scale
+
+    def _previous_job(self, job: Job) -> Job | None:
+        conv = self.conversations.get(job.conversation_id)
+        ids = conv.job_ids if conv else []
+        index = ids.index(job.id) if job.id in ids else 0
+        return self.jobs[ids[index - 1]] if index > 0 else None
+
+    def advance(self) -> list[Transition]:
+        """Apply every transition due by now, at the instant it was due; return them in order."""
+        now, moved = self.clock.now(), []
+        pending = sorted((j for j in self.jobs.values() if j.status in ACTIVE), key=lambda j: j.order)
+        progress = True
+        while progress:
+            progress = False
+            for job in pending:
+                step = self._step(job, now)
+                if step is not None:
+                    moved.append(step)
+                    progress = True
+            pending = [j for j in pending if j.status in ACTIVE]
+        self.outbox.extend(moved)
+        return moved
+
+    def _step(self, job: Job, now: float) -> Transition | None:
+        hook = job.params.webhook_url
+        if job.status is JobStatus.SCHEDULED:
+            previous = self._previous_job(job)
+            if previous is not None and previous.status in ACTIVE:
+                return None
+            prep = min(2.0, 0.02 * self._processing_seconds(job))
+            after = previous.ends_at if previous is not None and previous.ends_at is not None else 0.0
+            start = max(job.submitted_at + prep, after)
+            if now < start:
+                return None
+            move(job, JobStatus.IN_PROGRESS)
+            job.started_at, job.ends_at = start, start + self._processing_seconds(job)
+            return Transition(job.id, JobStatus.IN_PROGRESS, hook)
+        assert job.ends_at is not None and job.started_at is not None
+        if now < job.ends_at:
+            return None
+        if job.will_fail:
+            move(job, JobStatus.FAILED)
+            self.stats["jobs_failed"] += 1
+            return Transition(job.id, JobStatus.FAILED, hook)
+        move(job, JobStatus.COMPLETED)
+        self.stats["jobs_completed"] += 1
+        conv = self.conversations.get(job.conversation_id)
+        if conv is not None:  # a deleted conversation's job still completes, producing nothing
+            production.produce(conv, job, start_wall=self.wall(job.started_at), seed=self.settings.seed)
+        return Transition(job.id, JobStatus.COMPLETED, hook)
+
+    # --- conversations (§2, §6, §13 #10-11, #19) ----------------------------------------------------
+    def list_conversations(self, *, limit: int, offset: int, descending: bool, name: str | None) -> list[
+        Conversation
+    ]:
+        self.advance()
+        convs = [c for c in self.conversations.values() if name is None or c.name == name]
+        if descending:
+            convs.reverse()
+        return convs[offset : offset + limit]
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        self.conversation(conversation_id)
+        del self.conversations[conversation_id]
+
+    def put_member(self, conversation_id: str, member_id: str, body: Any) -> str:
+        self.advance()
+        conv = self.conversation(conversation_id)
+        member = conv.members.get(member_id)
+        if member is None:
+            raise NotFound(f"Member with id: {member_id} for conversationId: {conversation_id} was not found.")
+        name, email = _member_body(member_id, body)
+        self.stats["member_updates"] += 1
+        survivor = next((m for m in conv.members.values() if m.id != member_id and m.email is not None
+                         and email is not None and m.email.strip() == email), None)
+        if survivor is not None:
+            _merge(conv, member, survivor, name)
+            self.stats["merges"] += 1
+        else:
+            member.name = name
+            if email is not None:
+                member.email = email
+        return (f"Member with id: {member_id} for conversationId: {conversation_id} updated successfully! "
+                "The update should be reflected in all messages and insights along with this conversation")
+
+
+def _member_body(member_id: str, body: Any) -> tuple[str, str | None]:
+    """Validate a PUT members body (§13 #10): returns (name, trimmed email or None)."""
+    if not isinstance(body, dict):
+        raise BadRequest("Body must be a JSON object with 'id', 'name' and optionally 'email'.")
+    unknown = set(body) - {"id", "name", "email"}
+    if unknown:
+        raise BadRequest(f"Unknown field '{sorted(unknown)[0]}'; a member has only id, name and email.")
+    if body.get("id") != member_id:
+        raise BadRequest(f"Field 'id' is required and must equal the member id in the path ({member_id}).")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("Field 'name' is required and must be a non-empty string.")
+    if "email" not in body:
+        return name, None
+    email = body["email"]
+    if not isinstance(email, str) or not EMAIL.match(email.strip()):
+        raise BadRequest("Field 'email' must be a valid email address such as john@example.com.")
+    return name, email.strip()
+
+
+def _merge(conv: Conversation, duplicate: Member, survivor: Member, name: str) -> None:
+    """§13 #11: the duplicate disappears; every reference moves to the survivor, which takes the body's name."""
+    for message in conv.messages:
+        if message.member_id == duplicate.id:
+            message.member_id = survivor.id
+    for insight in conv.insights:
+        if insight.member_id == duplicate.id:
+            insight.member_id = survivor.id
+        if insight.assignee_id == duplicate.id:
+            insight.assignee_id = survivor.id
+    survivor.name = name
+    del conv.members[duplicate.id]

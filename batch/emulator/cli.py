@@ -1,0 +1,79 @@
+"""The emulator's command line (also reached as `symbl-batch emulator`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from batch.emulator.app import create_app
+from batch.emulator.backend import Settings
+from batch.emulator.corpus import DEFAULT_CORPUS
+from batch.emulator.faults import FaultPlan, FaultSpecError
+
+
+def parser() -> argparse.ArgumentParser:
+    defaults = Settings()
+    p = argparse.ArgumentParser(prog="symbl-emulator", description="A faithful emulator of the Symbl.ai Async and "
+                                "Conversation APIs, for demos and tests.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
+    p.add_argument("--app-id", default=defaults.app_id, help=f"the accepted appId (default {defaults.app_id})")
+    p.add_argument("--app-secret", default=defaults.app_secret,
+                   help=f"the accepted appSecret (default {defaults.app_secret})")
+    p.add_argument("--concurrency-limit", type=int, default=defaults.concurrency_limit,
+                   help="concurrent jobs per account before 429 (default 5)")
+    p.add_argument("--time-scale", type=float, default=defaults.time_scale,
+                   help="seconds of processing per second of media; 0 finishes on the next poll (default 0.05)")
+    p.add_argument("--seed", type=int, default=0, help="seed for ids, speaker numbering and faults (default 0)")
+    p.add_argument("--token-ttl", type=float, default=defaults.token_ttl, help="token lifetime, s (default 86400)")
+    p.add_argument("--max-upload-bytes", type=int, default=defaults.max_upload_bytes,
+                   help="upload size limit; larger gets 413 (default 1 GiB)")
+    p.add_argument("--faults", default=None, help="fault specification: JSON text or @file (see README)")
+    p.add_argument("--allow-host", action="append", default=[],
+                   help="a non-loopback host the emulator may fetch URLs from and send webhooks to (repeatable)")
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus folder with index.json")
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(app_id=args.app_id, app_secret=args.app_secret, concurrency_limit=args.concurrency_limit,
+                    time_scale=args.time_scale, token_ttl=args.token_ttl, max_upload_bytes=args.max_upload_bytes,
+                    seed=args.seed, allowed_hosts=tuple(h.lower() for h in args.allow_host))
+
+
+async def serve(args: argparse.Namespace, faults: FaultPlan) -> None:
+    app = create_app(settings_from(args), faults=faults, corpus_dir=args.corpus)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, args.host, args.port)
+    await site.start()
+    server = site._server  # aiohttp exposes the bound sockets only here
+    port = server.sockets[0].getsockname()[1] if server is not None and hasattr(server, "sockets") else args.port
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"symbl-emulator listening on http://{host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        faults = FaultPlan.from_text(args.faults) if args.faults else FaultPlan()
+    except FaultSpecError as exc:
+        print(f"symbl-emulator: {exc}", file=sys.stderr)
+        return 2
+    for name in ("concurrency_limit", "time_scale", "token_ttl", "max_upload_bytes"):
+        if getattr(args, name) < 0:
+            print(f"symbl-emulator: --{name.replace('_', '-')} must not be negative", file=sys.stderr)
+            return 2
+    asyncio.run(serve(args, faults))
+    return 0

@@ -1,0 +1,125 @@
+"""The control plane under /_emulator/ (not part of the Symbl contract; the client never needs it).
+
+POST reset · GET/POST config · GET stats · GET requests · GET state · POST clock {"advance": s} (manual clock).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from batch.emulator import views
+from batch.emulator.backend import Backend, Settings
+from batch.emulator.errors import BadRequest
+from batch.emulator.faults import FaultPlan, FaultSpecError
+from batch.emulator.runtime import EMULATOR
+
+control = web.RouteTableDef()
+STAT_KEYS = ("peak_concurrent_jobs", "conversations_created", "jobs_submitted", "appends", "rejected_429",
+             "member_updates", "merges", "jobs_completed", "jobs_failed")
+CONFIG_KEYS = {"concurrency_limit": int, "time_scale": float, "token_ttl": float, "max_upload_bytes": int}
+
+
+def _config(settings: Settings, faults: FaultPlan) -> dict[str, Any]:
+    return {"concurrency_limit": settings.concurrency_limit, "time_scale": settings.time_scale,
+            "token_ttl": settings.token_ttl, "max_upload_bytes": settings.max_upload_bytes,
+            "allowed_hosts": list(settings.allowed_hosts), "seed": settings.seed, "faults": faults.describe()}
+
+
+async def _object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except ValueError:
+        raise BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return body
+
+
+@control.post("/_emulator/reset")
+async def reset(request: web.Request) -> web.Response:
+    emu = request.app[EMULATOR]
+    emu.backend.reset()
+    emu.requests.clear()
+    return web.json_response({"message": "reset"})
+
+
+@control.get("/_emulator/config")
+async def get_config(request: web.Request) -> web.Response:
+    emu = request.app[EMULATOR]
+    return web.json_response(_config(emu.backend.settings, emu.faults))
+
+
+@control.post("/_emulator/config")
+async def set_config(request: web.Request) -> web.Response:
+    emu, body = request.app[EMULATOR], await _object(request)
+    settings = emu.backend.settings
+    unknown = set(body) - set(CONFIG_KEYS) - {"faults", "allowed_hosts"}
+    if unknown:
+        raise BadRequest(f"Unknown config key '{sorted(unknown)[0]}'.")
+    for key, kind in CONFIG_KEYS.items():
+        if key in body:
+            value = body[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise BadRequest(f"Config '{key}' must be a non-negative number.")
+            setattr(settings, key, kind(value))
+    if "allowed_hosts" in body:
+        settings.allowed_hosts = tuple(str(h).lower() for h in body["allowed_hosts"])
+    if "faults" in body:
+        try:
+            emu.faults = FaultPlan.parse(body["faults"] or {})
+        except FaultSpecError as exc:
+            raise BadRequest(str(exc)) from None
+    return web.json_response(_config(settings, emu.faults))
+
+
+@control.get("/_emulator/stats")
+async def stats(request: web.Request) -> web.Response:
+    backend = request.app[EMULATOR].backend
+    backend.advance()
+    counters = {key: backend.stats.get(key, 0) for key in STAT_KEYS} | dict(backend.stats)
+    return web.json_response(counters | {"active_jobs": backend.active_jobs()})
+
+
+@control.get("/_emulator/requests")
+async def requests(request: web.Request) -> web.Response:
+    return web.json_response({"requests": list(request.app[EMULATOR].requests)})
+
+
+@control.get("/_emulator/state")
+async def state(request: web.Request) -> web.Response:
+    backend = request.app[EMULATOR].backend
+    backend.advance()
+    return web.json_response({"conversations": [_conversation_state(backend, cid) for cid in backend.conversations],
+                              "jobs": [{"id": j.id, "conversationId": j.conversation_id, "status": j.status.value}
+                                       for j in backend.jobs.values()]})
+
+
+def _conversation_state(backend: Backend, conversation_id: str) -> dict[str, Any]:
+    conv = backend.conversations[conversation_id]
+    segments = []
+    for job_id in conv.job_ids:
+        job = backend.jobs[job_id]
+        segments.append({"jobId": job.id, "status": job.status.value, "mediaSha256": job.media.sha256,
+                         "mediaKind": job.media.kind, "duration": job.media.duration,
+                         "params": job.params.raw | ({"url": job.params.url} if job.params.url else {}),
+                         "messageIds": list(job.message_ids)})
+    return {"id": conv.id, "name": conv.name, "segments": segments,
+            "members": [views.member(m) for m in conv.members.values()],
+            "messages": [views.message(conv, m, verbose=False, sentiment=False) for m in conv.messages]}
+
+
+@control.post("/_emulator/clock")
+async def clock(request: web.Request) -> web.Response:
+    emu, body = request.app[EMULATOR], await _object(request)
+    if emu.manual_clock is None:
+        raise BadRequest("The emulator runs on the system clock; start it with a manual clock to advance time.")
+    seconds = body.get("advance")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise BadRequest("Field 'advance' must be a non-negative number of seconds.")
+    emu.manual_clock.advance(float(seconds))
+    emu.backend.advance()
+    emu.flush_transitions()
+    return web.json_response({"now": emu.manual_clock.now()})
