@@ -28,8 +28,9 @@ class Api:
         self.token = ""
 
     async def login(self) -> str:
-        resp = await self.http.post("/oauth2/token:generate",
-                                    json={"type": "application", "appId": APP_ID, "appSecret": APP_SECRET})
+        resp = await self.http.post(
+            "/oauth2/token:generate", json={"type": "application", "appId": APP_ID, "appSecret": APP_SECRET}
+        )
         assert resp.status == 200, await resp.text()
         self.token = (await resp.json())["accessToken"]
         return self.token
@@ -38,8 +39,15 @@ class Api:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    async def upload(self, media: Path | bytes, *, kind: str = "audio", conversation_id: str | None = None,
-                     content_type: str | None = None, **params: str) -> Any:
+    async def upload(
+        self,
+        media: Path | bytes,
+        *,
+        kind: str = "audio",
+        conversation_id: str | None = None,
+        content_type: str | None = None,
+        **params: str,
+    ) -> Any:
         data = media.read_bytes() if isinstance(media, Path) else media
         headers = self.auth | ({"Content-Type": content_type} if content_type else {})
         if content_type is None and kind == "video":
@@ -73,12 +81,14 @@ class Api:
         raise AssertionError(f"job {job_id} never finished")
 
     async def put_member(self, conversation_id: str, member_id: str, body: Any) -> Any:
-        return await self.http.put(f"/v1/conversations/{conversation_id}/members/{member_id}",
-                                   json=body, headers=self.auth)
+        return await self.http.put(
+            f"/v1/conversations/{conversation_id}/members/{member_id}", json=body, headers=self.auth
+        )
 
     async def control(self, name: str, body: Any = None) -> Any:
-        resp = await (self.http.post(f"/_emulator/{name}", json=body) if body is not None
-                      else self.http.get(f"/_emulator/{name}"))
+        resp = await (
+            self.http.post(f"/_emulator/{name}", json=body) if body is not None else self.http.get(f"/_emulator/{name}")
+        )
         assert resp.status == 200, await resp.text()
         return await resp.json()
 
@@ -90,9 +100,14 @@ MakeApi = Callable[..., Awaitable[Api]]
 def make_api(aiohttp_client: Any) -> MakeApi:
     async def make(*, faults: dict[str, Any] | None = None, login: bool = True, **settings: Any) -> Api:
         clock = ManualClock()
-        base = {"app_id": APP_ID, "app_secret": APP_SECRET, "time_scale": 0.5} | settings
-        app = create_app(Settings(**base), faults=FaultPlan.parse(faults or {}), clock=clock, corpus_dir=CORPUS,
-                         wall_epoch=1_700_000_000.0)
+        base: dict[str, Any] = {"app_id": APP_ID, "app_secret": APP_SECRET, "time_scale": 0.5} | settings
+        app = create_app(
+            Settings(**base),
+            faults=FaultPlan.parse(faults or {}),
+            clock=clock,
+            corpus_dir=CORPUS,
+            wall_epoch=1_700_000_000.0,
+        )
         api = Api(await aiohttp_client(app), clock)
         if login:
             await api.login()

@@ -53,11 +53,17 @@ async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:  # the router's own 404 / 405, given the contract's JSON body
         response = web.json_response({"message": exc.reason}, status=exc.status)
     if not request.path.startswith("/_emulator/"):
-        emu.requests.append({
-            "at": views.iso(time.time()), "method": request.method, "path": request.path,
-            "query": request.query_string, "auth": _auth_scheme(request), "status": response.status,
-            "fault": request.get("fault"),
-        })
+        emu.requests.append(
+            {
+                "at": views.iso(time.time()),
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string,
+                "auth": _auth_scheme(request),
+                "status": response.status,
+                "fault": request.get("fault"),
+            }
+        )
     emu.flush_transitions()
     return response
 
@@ -67,42 +73,48 @@ def _drop_connection(request: web.Request) -> None:
         request.transport.abort()
 
 
+def _instead(kind: str, emu: Emulator, request: web.Request) -> web.Response:
+    """The answer of a fault that replaces the server's work entirely."""
+    if kind == "429":
+        retry = emu.faults.retry_after
+        headers = {"Retry-After": str(retry)} if retry else None
+        return _error_response(TooManyJobs(emu.backend.settings.concurrency_limit, headers=headers))
+    if kind == "500":
+        return _error_response(ApiError("Something went wrong! Please contact support@symbl.ai"))
+    if kind == "reset_before":
+        _drop_connection(request)
+        return web.Response(status=500)
+    reason = GATEWAY_REASONS[kind]
+    return web.Response(status=int(kind), text=GATEWAY_PAGE.format(reason), content_type="text/html")
+
+
+INSTEAD = frozenset({"429", "500", "reset_before", *GATEWAY_REASONS})
+
+
 @web.middleware
 async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
     emu = request.app[EMULATOR]
     if request.path.startswith("/_emulator/"):
         return await handler(request)
     kind = emu.faults.draw(request.method, request.path, submit=request.path.startswith(SUBMIT_PREFIX))
-    if kind is None:
-        return await handler(request)
-    request["fault"] = kind
-    emu.backend.stats[f"fault_{kind}"] += 1
-    if kind == "429":
-        retry = emu.faults.retry_after
-        raise TooManyJobs(emu.backend.settings.concurrency_limit,
-                          headers={"Retry-After": str(retry)} if retry else None)
-    if kind == "500":
-        raise ApiError("Something went wrong! Please contact support@symbl.ai")
-    if kind in GATEWAY_REASONS:
-        return web.Response(status=int(kind), text=GATEWAY_PAGE.format(GATEWAY_REASONS[kind]),
-                            content_type="text/html")
-    if kind == "reset_before":
-        _drop_connection(request)
-        return web.Response(status=500)
+    if kind is not None:
+        request["fault"] = kind
+        emu.backend.stats[f"fault_{kind}"] += 1
+    if kind in INSTEAD:
+        return _instead(kind, emu, request)
     if kind == "token_expiry":
         emu.backend.expire_tokens()
-        return await handler(request)
-    if kind in ("reset_after", "slow"):
-        try:
-            response = await handler(request)
-        except ApiError as exc:
-            response = _error_response(exc)
-        if kind == "reset_after":
-            _drop_connection(request)
-        else:
-            await asyncio.sleep(emu.faults.slow_seconds)
-        return response
-    return await handler(request)  # job_failed: acted on by the submit handler
+    if kind not in ("reset_after", "slow"):
+        return await handler(request)  # job_failed is acted on by the submit handler
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = _error_response(exc)
+    if kind == "reset_after":
+        _drop_connection(request)
+    else:
+        await asyncio.sleep(emu.faults.slow_seconds)
+    return response
 
 
 @web.middleware
@@ -124,8 +136,9 @@ async def _progress(emu: Emulator, interval: float) -> None:
 async def _deliver_webhooks(emu: Emulator) -> None:
     while True:
         transition = await emu.webhooks.get()
-        await deliver(emu.client(), transition, allowed_hosts=emu.backend.settings.allowed_hosts,
-                      stats=emu.backend.stats)
+        await deliver(
+            emu.client(), transition, allowed_hosts=emu.backend.settings.allowed_hosts, stats=emu.backend.stats
+        )
 
 
 def create_app(
@@ -140,8 +153,12 @@ def create_app(
     """An emulator application. Seams: settings, faults, clock (ManualClock enables /_emulator/clock)."""
     clock = clock or SystemClock()
     backend = Backend(settings or Settings(), clock, time.time() if wall_epoch is None else wall_epoch)
-    emu = Emulator(backend, CorpusIndex.load(corpus_dir), faults or FaultPlan(),
-                   manual_clock=clock if isinstance(clock, ManualClock) else None)
+    emu = Emulator(
+        backend,
+        CorpusIndex.load(corpus_dir),
+        faults or FaultPlan(),
+        manual_clock=clock if isinstance(clock, ManualClock) else None,
+    )
     app = web.Application(middlewares=[record, inject, authenticate])
     app[EMULATOR] = emu
     app.add_routes(control)

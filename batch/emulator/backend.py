@@ -91,7 +91,7 @@ class Backend:
     # --- auth (§9, §13 #14) -------------------------------------------------------------------------
     def generate_token(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or body.get("type") != "application":
-            raise BadRequest("Body must be {\"type\": \"application\", \"appId\": ..., \"appSecret\": ...}.")
+            raise BadRequest('Body must be {"type": "application", "appId": ..., "appSecret": ...}.')
         app_id, app_secret = body.get("appId"), body.get("appSecret")
         if not (isinstance(app_id, str) and isinstance(app_secret, str)) or not (
             hmac.compare_digest(app_id, self.settings.app_id)
@@ -109,8 +109,10 @@ class Backend:
         def part(data: dict[str, Any]) -> str:
             return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
-        head = part({"alg": "HS256", "typ": "JWT"}) + "." + part(
-            {"sub": self.settings.app_id, "exp": int(self.wall(expires_at)), "jti": secrets.token_hex(8)}
+        head = (
+            part({"alg": "HS256", "typ": "JWT"})
+            + "."
+            + part({"sub": self.settings.app_id, "exp": int(self.wall(expires_at)), "jti": secrets.token_hex(8)})
         )
         sig = hmac.new(self._signing_key, head.encode(), hashlib.sha256).digest()
         return head + "." + base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
@@ -166,8 +168,17 @@ class Backend:
             self.stats["conversations_created"] += 1
         else:
             self.stats["appends"] += 1
-        job = Job(production.uuid_id(self.rng), conv.id, len(self.jobs), media, utterances, topics, params,
-                  will_fail or media.kind == "unknown", now)
+        job = Job(
+            production.uuid_id(self.rng),
+            conv.id,
+            len(self.jobs),
+            media,
+            utterances,
+            topics,
+            params,
+            will_fail or media.kind == "unknown",
+            now,
+        )
         self.jobs[job.id] = job
         conv.job_ids.append(job.id)
         self.stats["jobs_submitted"] += 1
@@ -222,7 +233,8 @@ class Backend:
             move(job, JobStatus.IN_PROGRESS)
             job.started_at, job.ends_at = start, start + self._processing_seconds(job)
             return Transition(job.id, JobStatus.IN_PROGRESS, hook)
-        assert job.ends_at is not None and job.started_at is not None
+        assert job.ends_at is not None
+        assert job.started_at is not None
         if now < job.ends_at:
             return None
         if job.will_fail:
@@ -237,9 +249,7 @@ class Backend:
         return Transition(job.id, JobStatus.COMPLETED, hook)
 
     # --- conversations (§2, §6, §13 #10-11, #19) ----------------------------------------------------
-    def list_conversations(self, *, limit: int, offset: int, descending: bool, name: str | None) -> list[
-        Conversation
-    ]:
+    def list_conversations(self, *, limit: int, offset: int, descending: bool, name: str | None) -> list[Conversation]:
         self.advance()
         convs = [c for c in self.conversations.values() if name is None or c.name == name]
         if descending:
@@ -258,8 +268,14 @@ class Backend:
             raise NotFound(f"Member with id: {member_id} for conversationId: {conversation_id} was not found.")
         name, email = _member_body(member_id, body)
         self.stats["member_updates"] += 1
-        survivor = next((m for m in conv.members.values() if m.id != member_id and m.email is not None
-                         and email is not None and m.email.strip() == email), None)
+        survivor = next(
+            (
+                m
+                for m in conv.members.values()
+                if m.id != member_id and m.email is not None and email is not None and m.email.strip() == email
+            ),
+            None,
+        )
         if survivor is not None:
             _merge(conv, member, survivor, name)
             self.stats["merges"] += 1
@@ -267,8 +283,10 @@ class Backend:
             member.name = name
             if email is not None:
                 member.email = email
-        return (f"Member with id: {member_id} for conversationId: {conversation_id} updated successfully! "
-                "The update should be reflected in all messages and insights along with this conversation")
+        return (
+            f"Member with id: {member_id} for conversationId: {conversation_id} updated successfully! "
+            "The update should be reflected in all messages and insights along with this conversation"
+        )
 
 
 def _member_body(member_id: str, body: Any) -> tuple[str, str | None]:

@@ -18,32 +18,58 @@ from batch.emulator.faults import FaultPlan, FaultSpecError
 
 def parser() -> argparse.ArgumentParser:
     defaults = Settings()
-    p = argparse.ArgumentParser(prog="symbl-emulator", description="A faithful emulator of the Symbl.ai Async and "
-                                "Conversation APIs, for demos and tests.")
+    p = argparse.ArgumentParser(
+        prog="symbl-emulator",
+        description="A faithful emulator of the Symbl.ai Async and Conversation APIs, for demos and tests.",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
     p.add_argument("--app-id", default=defaults.app_id, help=f"the accepted appId (default {defaults.app_id})")
-    p.add_argument("--app-secret", default=defaults.app_secret,
-                   help=f"the accepted appSecret (default {defaults.app_secret})")
-    p.add_argument("--concurrency-limit", type=int, default=defaults.concurrency_limit,
-                   help="concurrent jobs per account before 429 (default 5)")
-    p.add_argument("--time-scale", type=float, default=defaults.time_scale,
-                   help="seconds of processing per second of media; 0 finishes on the next poll (default 0.05)")
+    p.add_argument(
+        "--app-secret", default=defaults.app_secret, help=f"the accepted appSecret (default {defaults.app_secret})"
+    )
+    p.add_argument(
+        "--concurrency-limit",
+        type=int,
+        default=defaults.concurrency_limit,
+        help="concurrent jobs per account before 429 (default 5)",
+    )
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=defaults.time_scale,
+        help="seconds of processing per second of media; 0 finishes on the next poll (default 0.05)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for ids, speaker numbering and faults (default 0)")
     p.add_argument("--token-ttl", type=float, default=defaults.token_ttl, help="token lifetime, s (default 86400)")
-    p.add_argument("--max-upload-bytes", type=int, default=defaults.max_upload_bytes,
-                   help="upload size limit; larger gets 413 (default 1 GiB)")
+    p.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=defaults.max_upload_bytes,
+        help="upload size limit; larger gets 413 (default 1 GiB)",
+    )
     p.add_argument("--faults", default=None, help="fault specification: JSON text or @file (see README)")
-    p.add_argument("--allow-host", action="append", default=[],
-                   help="a non-loopback host the emulator may fetch URLs from and send webhooks to (repeatable)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        help="a non-loopback host the emulator may fetch URLs from and send webhooks to (repeatable)",
+    )
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus folder with index.json")
     return p
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings(app_id=args.app_id, app_secret=args.app_secret, concurrency_limit=args.concurrency_limit,
-                    time_scale=args.time_scale, token_ttl=args.token_ttl, max_upload_bytes=args.max_upload_bytes,
-                    seed=args.seed, allowed_hosts=tuple(h.lower() for h in args.allow_host))
+    return Settings(
+        app_id=args.app_id,
+        app_secret=args.app_secret,
+        concurrency_limit=args.concurrency_limit,
+        time_scale=args.time_scale,
+        token_ttl=args.token_ttl,
+        max_upload_bytes=args.max_upload_bytes,
+        seed=args.seed,
+        allowed_hosts=tuple(h.lower() for h in args.allow_host),
+    )
 
 
 async def serve(args: argparse.Namespace, faults: FaultPlan) -> None:

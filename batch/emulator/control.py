@@ -17,15 +17,30 @@ from batch.emulator.faults import FaultPlan, FaultSpecError
 from batch.emulator.runtime import EMULATOR
 
 control = web.RouteTableDef()
-STAT_KEYS = ("peak_concurrent_jobs", "conversations_created", "jobs_submitted", "appends", "rejected_429",
-             "member_updates", "merges", "jobs_completed", "jobs_failed")
+STAT_KEYS = (
+    "peak_concurrent_jobs",
+    "conversations_created",
+    "jobs_submitted",
+    "appends",
+    "rejected_429",
+    "member_updates",
+    "merges",
+    "jobs_completed",
+    "jobs_failed",
+)
 CONFIG_KEYS = {"concurrency_limit": int, "time_scale": float, "token_ttl": float, "max_upload_bytes": int}
 
 
 def _config(settings: Settings, faults: FaultPlan) -> dict[str, Any]:
-    return {"concurrency_limit": settings.concurrency_limit, "time_scale": settings.time_scale,
-            "token_ttl": settings.token_ttl, "max_upload_bytes": settings.max_upload_bytes,
-            "allowed_hosts": list(settings.allowed_hosts), "seed": settings.seed, "faults": faults.describe()}
+    return {
+        "concurrency_limit": settings.concurrency_limit,
+        "time_scale": settings.time_scale,
+        "token_ttl": settings.token_ttl,
+        "max_upload_bytes": settings.max_upload_bytes,
+        "allowed_hosts": list(settings.allowed_hosts),
+        "seed": settings.seed,
+        "faults": faults.describe(),
+    }
 
 
 async def _object(request: web.Request) -> dict[str, Any]:
@@ -92,9 +107,15 @@ async def requests(request: web.Request) -> web.Response:
 async def state(request: web.Request) -> web.Response:
     backend = request.app[EMULATOR].backend
     backend.advance()
-    return web.json_response({"conversations": [_conversation_state(backend, cid) for cid in backend.conversations],
-                              "jobs": [{"id": j.id, "conversationId": j.conversation_id, "status": j.status.value}
-                                       for j in backend.jobs.values()]})
+    return web.json_response(
+        {
+            "conversations": [_conversation_state(backend, cid) for cid in backend.conversations],
+            "jobs": [
+                {"id": j.id, "conversationId": j.conversation_id, "status": j.status.value}
+                for j in backend.jobs.values()
+            ],
+        }
+    )
 
 
 def _conversation_state(backend: Backend, conversation_id: str) -> dict[str, Any]:
@@ -102,13 +123,24 @@ def _conversation_state(backend: Backend, conversation_id: str) -> dict[str, Any
     segments = []
     for job_id in conv.job_ids:
         job = backend.jobs[job_id]
-        segments.append({"jobId": job.id, "status": job.status.value, "mediaSha256": job.media.sha256,
-                         "mediaKind": job.media.kind, "duration": job.media.duration,
-                         "params": job.params.raw | ({"url": job.params.url} if job.params.url else {}),
-                         "messageIds": list(job.message_ids)})
-    return {"id": conv.id, "name": conv.name, "segments": segments,
-            "members": [views.member(m) for m in conv.members.values()],
-            "messages": [views.message(conv, m, verbose=False, sentiment=False) for m in conv.messages]}
+        segments.append(
+            {
+                "jobId": job.id,
+                "status": job.status.value,
+                "mediaSha256": job.media.sha256,
+                "mediaKind": job.media.kind,
+                "duration": job.media.duration,
+                "params": job.params.raw | ({"url": job.params.url} if job.params.url else {}),
+                "messageIds": list(job.message_ids),
+            }
+        )
+    return {
+        "id": conv.id,
+        "name": conv.name,
+        "segments": segments,
+        "members": [views.member(m) for m in conv.members.values()],
+        "messages": [views.message(conv, m, verbose=False, sentiment=False) for m in conv.messages],
+    }
 
 
 @control.post("/_emulator/clock")

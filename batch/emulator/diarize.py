@@ -19,9 +19,9 @@ from batch.emulator.corpus import Utterance
 
 
 def _fold(labels: list[str], utterances: tuple[Utterance, ...], count: int) -> list[str]:
-    talk: Counter[str] = Counter()
+    talk: dict[str, float] = {}
     for label, utt in zip(labels, utterances, strict=True):
-        talk[label] += utt.end - utt.start
+        talk[label] = talk.get(label, 0.0) + utt.end - utt.start
     order = sorted(talk, key=lambda s: (-talk[s], labels.index(s)))
     kept, target = set(order[:count]), order[0]
     return [label if label in kept else target for label in labels]

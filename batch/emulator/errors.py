@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-TOKEN_INVALID = "Token validation failed for provided token."
+TOKEN_INVALID = "Token validation failed for provided token."  # noqa: S105 - an error message, not a secret
 CONVERSATION_MISSING = "The conversationId is either invalid or does not exist."
 
 

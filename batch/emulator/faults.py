@@ -85,8 +85,13 @@ class FaultPlan:
             raise FaultSpecError(f"--faults: not valid JSON ({exc.msg} at column {exc.colno})") from None
 
     def describe(self) -> dict[str, Any]:
-        return {"seed": self.seed, "rates": self.rates, "script": {k: list(v) for k, v in self.script.items()},
-                "slow_seconds": self.slow_seconds, "retry_after": self.retry_after}
+        return {
+            "seed": self.seed,
+            "rates": self.rates,
+            "script": {k: list(v) for k, v in self.script.items()},
+            "slow_seconds": self.slow_seconds,
+            "retry_after": self.retry_after,
+        }
 
     def draw(self, method: str, path: str, *, submit: bool) -> str | None:
         """The fault for this request, or None: the script first, then the seeded random rates."""
@@ -104,7 +109,7 @@ class FaultPlan:
 
 def _script(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise FaultSpecError("faults.script: expected an object of \"METHOD /path-glob\" -> list of kinds")
+        raise FaultSpecError('faults.script: expected an object of "METHOD /path-glob" -> list of kinds')
     return raw
 
 

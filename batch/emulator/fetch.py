@@ -7,7 +7,6 @@ the body is read in chunks and capped at the upload limit (413 past it).
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from urllib.parse import urlsplit
 
@@ -46,7 +45,7 @@ async def fetch_media(
                 data += chunk
                 if len(data) > max_bytes:
                     raise PayloadTooLarge(f"The media at the url is larger than {max_bytes} bytes.")
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise BadRequest(f"Could not fetch the url: {type(exc).__name__}.") from None
     if not data:
         raise BadRequest("The url returned an empty body.")

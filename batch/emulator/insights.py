@@ -15,8 +15,8 @@ import re
 ACTION = re.compile(r"\b(i will|i'll|i can|will you|please)\b", re.IGNORECASE)
 FOLLOW_UP = re.compile(r"\b(follow up|get back to)\b", re.IGNORECASE)
 PHRASE = re.compile(r"\bI will ([^.,!?]+)")
-POSITIVE = frozenset("good great perfect thanks thank happy nice sure sounds agree".split())
-NEGATIVE = frozenset("hardest errors problem leave late not no wrong".split())
+POSITIVE = frozenset(["good", "great", "perfect", "thanks", "thank", "happy", "nice", "sure", "sounds", "agree"])
+NEGATIVE = frozenset(["hardest", "errors", "problem", "leave", "late", "not", "no", "wrong"])
 
 
 def kinds(text: str) -> list[str]:

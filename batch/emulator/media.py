@@ -37,8 +37,7 @@ def sniff(head: bytes) -> str:
     checks = (
         (head[:4] == b"RIFF" and head[8:12] == b"WAVE", "wav"),
         (head[4:8] == b"ftyp", "mp4"),
-        (head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE6 in (0xE2, 0xE4, 0xE6)),
-         "mp3"),
+        (head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE6 in (0xE2, 0xE4, 0xE6)), "mp3"),
         (head[:4] == b"OggS", "ogg"),
         (head[:4] == b"fLaC", "flac"),
         (head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"), "aiff"),
@@ -59,7 +58,8 @@ def _estimate(data: bytes) -> float:
 
 def _wav_chunks(data: bytes) -> dict[bytes, tuple[int, int]]:
     """Offsets and sizes of the top-level RIFF chunks."""
-    chunks, pos = {}, 12
+    chunks: dict[bytes, tuple[int, int]] = {}
+    pos = 12
     while pos + 8 <= len(data):
         cid, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
         chunks.setdefault(cid, (pos + 8, min(size, len(data) - pos - 8)))
@@ -166,6 +166,4 @@ def fallback_utterances(data: bytes, info: MediaInfo) -> tuple[Utterance, ...]:
         step = 10.0
         spans = [(t * step, min(info.duration, (t + 1) * step)) for t in range(int(info.duration // step) + 1)]
         spans = [(s, e) for s, e in spans if e - s > 0.2]
-    return tuple(
-        Utterance("unknown", s, e, f"Unscripted speech segment {n}.") for n, (s, e) in enumerate(spans, 1)
-    )
+    return tuple(Utterance("unknown", s, e, f"Unscripted speech segment {n}.") for n, (s, e) in enumerate(spans, 1))

@@ -21,13 +21,18 @@ from urllib.parse import urlsplit
 from batch.emulator.errors import BadRequest
 
 LANGUAGES = frozenset(
-    "en-US en-GB en-AU en-IE en-IN en-ZA ru-RU fr-CA fr-FR de-DE it-IT nl-NL ja-JP es-US es-ES ar-SA hi-IN "
-    "pt-BR pt-PT fa-IR".split()
+    (
+        *("en-US", "en-GB", "en-AU", "en-IE", "en-IN", "en-ZA", "ru-RU", "fr-CA", "fr-FR", "de-DE", "it-IT"),
+        *("nl-NL", "ja-JP", "es-US", "es-ES", "ar-SA", "hi-IN", "pt-BR", "pt-PT", "fa-IR"),
+    )
 )
 BOOLEANS = frozenset(
-    "detectPhrases detectEntities enableSeparateRecognitionPerChannel enableSpeakerDiarization "
-    "enableAllTrackers enableSummary".split()
+    (
+        *("detectPhrases", "detectEntities", "enableSeparateRecognitionPerChannel", "enableSpeakerDiarization"),
+        *("enableAllTrackers", "enableSummary"),
+    )
 )
+JSON_VALUED = frozenset({"entities", "channelMetadata", "trackers", "features", "metadata"})
 QUERY_ON_URL_VARIANTS = frozenset({"enableSpeakerDiarization", "diarizationSpeakerCount", "webhookUrl"})
 
 
@@ -99,9 +104,7 @@ def _strings(name: str, value: Any) -> tuple[str, ...]:
 
 def _objects(*required: str) -> Callable[[str, Any], list[dict[str, Any]]]:
     def check(name: str, value: Any) -> list[dict[str, Any]]:
-        ok = isinstance(value, list) and all(
-            isinstance(v, dict) and all(k in v for k in required) for v in value
-        )
+        ok = isinstance(value, list) and all(isinstance(v, dict) and all(k in v for k in required) for v in value)
         if not ok:
             keys = ", ".join(required) or "any keys"
             raise _fail(name, f"a list of objects with {keys}")
@@ -130,14 +133,29 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "features": _object,
     "metadata": _object,
     "url": _http_url,
-    **{flag: _boolean for flag in BOOLEANS},
+    **dict.fromkeys(BOOLEANS, _boolean),
 }
+
+
+def _number_or_text(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _json_or_fail(name: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise _fail(name, "JSON-encoded") from None
 
 
 def _from_query_text(name: str, values: Sequence[str]) -> Any:
     """Turn the query's strings into the JSON value they stand for, by the parameter's type."""
-    if name in ("customVocabulary",) and len(values) > 1:
-        return list(values)
+    if name == "customVocabulary":
+        single = len(values) == 1 and values[0].startswith("[")
+        return _json_or_fail(name, values[0]) if single else list(values)
     if len(values) > 1:
         raise _fail(name, "a single value")
     text = values[0]
@@ -146,23 +164,11 @@ def _from_query_text(name: str, values: Sequence[str]) -> Any:
     if name == "diarizationSpeakerCount":
         return int(text) if text.isdigit() else text
     if name == "confidenceThreshold":
-        try:
-            return float(text)
-        except ValueError:
-            return text
-    if name in ("customVocabulary", "entities", "channelMetadata", "trackers", "features", "metadata"):
-        if name == "customVocabulary" and not text.startswith("["):
-            return [text]
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise _fail(name, "JSON-encoded") from None
-    return text
+        return _number_or_text(text)
+    return _json_or_fail(name, text) if name in JSON_VALUED else text
 
 
-def parse(
-    query: Mapping[str, Sequence[str]], body: Mapping[str, Any] | None, *, url_variant: bool
-) -> AsyncParams:
+def parse(query: Mapping[str, Sequence[str]], body: Mapping[str, Any] | None, *, url_variant: bool) -> AsyncParams:
     """Validate and merge the parameters of one submission. `body` is the JSON body of a URL variant."""
     merged: dict[str, Any] = {}
     for key, value in (body or {}).items():

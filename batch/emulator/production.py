@@ -34,8 +34,8 @@ def produce(conv: Conversation, job: Job, *, start_wall: float, seed: int) -> No
         job.utterances, diarization=job.params.diarization, count=job.params.speaker_count, rng=rng
     )
     member_of = {label: uuid_id(rng) for label in names}
-    for label, member_id in member_of.items():
-        conv.members[member_id] = Member(member_id, names[label])
+    for label_name, member_id in member_of.items():
+        conv.members[member_id] = Member(member_id, names[label_name])
     base = anchor(conv, start_wall)
     for utt, label in zip(job.utterances, labels, strict=True):
         message = Message(
@@ -54,8 +54,15 @@ def produce(conv: Conversation, job: Job, *, start_wall: float, seed: int) -> No
         for kind in insights.kinds(utt.text):
             assignee = message.member_id if kind != "question" else None
             conv.insights.append(
-                Insight(numeric_id(rng), kind, utt.text, round(0.8 + 0.2 * rng.random(), 3),
-                        [message.id], message.member_id, assignee)
+                Insight(
+                    numeric_id(rng),
+                    kind,
+                    utt.text,
+                    round(0.8 + 0.2 * rng.random(), 3),
+                    [message.id],
+                    message.member_id,
+                    assignee,
+                )
             )
     for topic in job.topics:
         conv.topics.setdefault(topic, numeric_id(rng))

@@ -72,8 +72,9 @@ async def submit_url(request: web.Request) -> web.Response:
         emu.backend.conversation(request.match_info["conversation_id"])  # 404 before fetching anything
     assert parsed.url is not None
     settings = emu.backend.settings
-    data = await fetch_media(emu.client(), parsed.url, allowed_hosts=settings.allowed_hosts,
-                             max_bytes=settings.max_upload_bytes)
+    data = await fetch_media(
+        emu.client(), parsed.url, allowed_hosts=settings.allowed_hosts, max_bytes=settings.max_upload_bytes
+    )
     info = media.probe(data)
     if kind == "video":
         uploads.check_video(None, info)
@@ -94,7 +95,10 @@ def _submit(
     else:
         utterances, topics = (media.fallback_utterances(data, info) if info.kind != "unknown" else ()), ()
     body = emu.backend.submit(
-        media=info, utterances=utterances, topics=topics, params=parsed,
+        media=info,
+        utterances=utterances,
+        topics=topics,
+        params=parsed,
         conversation_id=request.match_info.get("conversation_id"),
         will_fail=request.get("fault") == "job_failed",
     )
@@ -181,8 +185,12 @@ async def put_member(request: web.Request) -> web.Response:
     return web.json_response({"message": message})
 
 
-INSIGHT_ROUTES = {"insights": ("insights", None), "questions": ("questions", "question"),
-                  "action-items": ("actionItems", "action_item"), "follow-ups": ("followUps", "follow_up")}
+INSIGHT_ROUTES = {
+    "insights": ("insights", None),
+    "questions": ("questions", "question"),
+    "action-items": ("actionItems", "action_item"),
+    "follow-ups": ("followUps", "follow_up"),
+}
 
 
 @routes.get("/v1/conversations/{conversation_id}/{which:insights|questions|action-items|follow-ups}")
@@ -191,9 +199,7 @@ async def get_insights(request: web.Request) -> web.Response:
     backend.advance()
     conv = backend.conversation(request.match_info["conversation_id"])
     key, kind = INSIGHT_ROUTES[request.match_info["which"]]
-    return web.json_response(
-        {key: [views.insight(conv, i) for i in conv.insights if kind is None or i.type == kind]}
-    )
+    return web.json_response({key: [views.insight(conv, i) for i in conv.insights if kind is None or i.type == kind]})
 
 
 @routes.get("/v1/conversations/{conversation_id}/topics")
@@ -204,12 +210,16 @@ async def get_topics(request: web.Request) -> web.Response:
 
 
 NOT_EMULATED = (
-    ("POST", "/v1/process/text"), ("PUT", "/v1/process/text/{conversation_id}"),
+    ("POST", "/v1/process/text"),
+    ("PUT", "/v1/process/text/{conversation_id}"),
     ("PUT", "/v1/conversations/{conversation_id}/speakers"),
-    ("GET", "/v1/conversations/{conversation_id}/entities"), ("GET", "/v1/conversations/{conversation_id}/trackers"),
-    ("GET", "/v1/conversations/{conversation_id}/analytics"), ("GET", "/v1/conversations/{conversation_id}/summary"),
+    ("GET", "/v1/conversations/{conversation_id}/entities"),
+    ("GET", "/v1/conversations/{conversation_id}/trackers"),
+    ("GET", "/v1/conversations/{conversation_id}/analytics"),
+    ("GET", "/v1/conversations/{conversation_id}/summary"),
     ("POST", "/v1/conversations/{conversation_id}/transcript"),
-    ("POST", "/oauth2/token:refresh"), ("DELETE", "/oauth2/token:revoke"),
+    ("POST", "/oauth2/token:refresh"),
+    ("DELETE", "/oauth2/token:revoke"),
 )
 
 

@@ -29,16 +29,27 @@ def _ref(conv: Conversation, member_id: str | None) -> dict[str, Any]:
 def conversation(conv: Conversation) -> dict[str, Any]:
     start = conv.messages[0].start if conv.messages else conv.created_wall
     end = max((m.end for m in conv.messages), default=conv.created_wall)
-    return {"id": conv.id, "type": "meeting", "name": conv.name, "startTime": iso(start), "endTime": iso(end),
-            "members": [member(m) for m in conv.members.values()], "metadata": {}}
+    return {
+        "id": conv.id,
+        "type": "meeting",
+        "name": conv.name,
+        "startTime": iso(start),
+        "endTime": iso(end),
+        "members": [member(m) for m in conv.members.values()],
+        "metadata": {},
+    }
 
 
 def message(conv: Conversation, m: Message, *, verbose: bool, sentiment: bool) -> dict[str, Any]:
     origin = conv.messages[0].start
     out: dict[str, Any] = {
-        "id": m.id, "text": m.text, "from": _ref(conv, m.member_id),
-        "startTime": iso(m.start), "endTime": iso(m.end),
-        "timeOffset": round(m.start - origin, 2), "duration": round(m.end - m.start, 2),
+        "id": m.id,
+        "text": m.text,
+        "from": _ref(conv, m.member_id),
+        "startTime": iso(m.start),
+        "endTime": iso(m.end),
+        "timeOffset": round(m.start - origin, 2),
+        "duration": round(m.end - m.start, 2),
         "conversationId": conv.id,
     }
     if m.phrases:
@@ -47,16 +58,28 @@ def message(conv: Conversation, m: Message, *, verbose: bool, sentiment: bool) -
         out["sentiment"] = {"polarity": {"score": m.polarity}, "suggested": insights.suggested(m.polarity)}
     if verbose:
         out["words"] = [
-            {"word": w.text, "startTime": iso(w.start), "endTime": iso(w.end), "score": w.score,
-             "timeOffset": round(w.start - origin, 2), "duration": round(w.end - w.start, 2)}
+            {
+                "word": w.text,
+                "startTime": iso(w.start),
+                "endTime": iso(w.end),
+                "score": w.score,
+                "timeOffset": round(w.start - origin, 2),
+                "duration": round(w.end - w.start, 2),
+            }
             for w in m.words
         ]
     return out
 
 
 def insight(conv: Conversation, i: Insight) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": i.id, "text": i.text, "type": i.type, "score": i.score,
-                           "messageIds": list(i.message_ids), "from": _ref(conv, i.member_id)}
+    out: dict[str, Any] = {
+        "id": i.id,
+        "text": i.text,
+        "type": i.type,
+        "score": i.score,
+        "messageIds": list(i.message_ids),
+        "from": _ref(conv, i.member_id),
+    }
     if i.type != "question":
         out |= {"entities": [], "phrases": [], "definitive": True, "assignee": _ref(conv, i.assignee_id)}
     return out
@@ -66,7 +89,12 @@ def topics(conv: Conversation) -> list[dict[str, Any]]:
     texts = [m.text for m in conv.messages]
     hits = insights.topic_hits(tuple(conv.topics), texts)
     return [
-        {"id": conv.topics[t], "text": t, "type": "topic", "score": round(min(1.0, 0.5 + 0.1 * len(idx)), 2),
-         "messageIds": [conv.messages[i].id for i in idx]}
+        {
+            "id": conv.topics[t],
+            "text": t,
+            "type": "topic",
+            "score": round(min(1.0, 0.5 + 0.1 * len(idx)), 2),
+            "messageIds": [conv.messages[i].id for i in idx],
+        }
         for t, idx in hits.items()
     ]

@@ -6,7 +6,6 @@ emulator never sends traffic off the machine.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 import aiohttp
@@ -31,5 +30,5 @@ async def deliver(
         async with session.post(url, json=body, timeout=WEBHOOK_TIMEOUT) as resp:
             await resp.read()
         stats["webhooks_sent"] += 1
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         stats["webhooks_failed"] += 1

@@ -25,14 +25,16 @@ async def test_two_part_conversation_rename_append_merge(api: Api) -> None:
         resp = await api.put_member(cid, member["id"], {"id": member["id"], "name": name, "email": email})
         assert resp.status == 200, await resp.text()
 
-    second = await api.submit(media("standup-part2.wav"), conversation_id=cid,
-                              enableSpeakerDiarization="true", diarizationSpeakerCount="2")
-    assert second["conversationId"] == cid and second["jobId"] != first["jobId"]
+    second = await api.submit(
+        media("standup-part2.wav"), conversation_id=cid, enableSpeakerDiarization="true", diarizationSpeakerCount="2"
+    )
+    assert second["conversationId"] == cid
+    assert second["jobId"] != first["jobId"]
     assert await api.finish(second["jobId"]) == "completed"
     members = (await api.get(f"/v1/conversations/{cid}/members"))["members"]
     assert len(members) == 4  # the append created two new "Speaker n" members, John again among them
     messages = (await api.get(f"/v1/conversations/{cid}/messages"))["messages"]
-    part2 = messages[len(SPEAKERS["utterances"]):]
+    part2 = messages[len(SPEAKERS["utterances"]) :]
     new_john_id = part2[0]["from"]["id"]  # John opens part 2 too
     assert new_john_id not in (john["id"], alice["id"])
 
@@ -41,19 +43,21 @@ async def test_two_part_conversation_rename_append_merge(api: Api) -> None:
 
     members = (await api.get(f"/v1/conversations/{cid}/members"))["members"]
     assert [m["id"] for m in members][:2] == [john["id"], alice["id"]]
-    assert len(members) == 3 and new_john_id not in [m["id"] for m in members]
+    assert len(members) == 3
+    assert new_john_id not in [m["id"] for m in members]
     assert {"id": john["id"], "name": "John Doe", "email": "john@example.com"} in members
     messages = (await api.get(f"/v1/conversations/{cid}/messages"))["messages"]
     johns = [m for m in messages if m["from"].get("email") == "john@example.com"]
     assert {m["from"]["id"] for m in johns} == {john["id"]}
     assert [m["text"] for m in johns] == [m["text"] for m in messages if m["text"] in _lines_of("john")]
-    may = {m["from"]["id"] for m in messages[len(SPEAKERS["utterances"]):]} - {john["id"]}
-    assert len(may) == 1 and next(iter(may)) in [m["id"] for m in members]
+    may = {m["from"]["id"] for m in messages[len(SPEAKERS["utterances"]) :]} - {john["id"]}
+    assert len(may) == 1
+    assert next(iter(may)) in [m["id"] for m in members]
     insights = (await api.get(f"/v1/conversations/{cid}/insights"))["insights"]
     assert all(i["from"].get("id") != new_john_id for i in insights)
     john_items = [i for i in insights if i["from"].get("id") == john["id"] and i["type"] == "action_item"]
-    assert john_items and all(i["assignee"] == {"id": john["id"], "name": "John Doe", "email": "john@example.com"}
-                              for i in john_items)
+    assert john_items
+    assert all(i["assignee"] == {"id": john["id"], "name": "John Doe", "email": "john@example.com"} for i in john_items)
     stats = await api.control("stats")
     assert (stats["conversations_created"], stats["appends"], stats["merges"], stats["member_updates"]) == (1, 1, 1, 3)
 
