@@ -29,7 +29,8 @@ async def _json(resp: aiohttp.ClientResponse, status: int) -> Any:
 
 class Player:
     def __init__(self, http: aiohttp.ClientSession, base: str, settings: Settings) -> None:
-        self.http, self.base, self.settings, self.headers = http, base, settings, {}
+        self.http, self.base, self.settings = http, base, settings
+        self.headers: dict[str, str] = {}
 
     async def login(self) -> None:
         body = {"type": "application", "appId": self.settings.app_id, "appSecret": self.settings.app_secret}
