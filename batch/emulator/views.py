@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from batch.emulator import insights
 from batch.emulator.models import Conversation, Insight, Member, Message
 
 
+def _ms(epoch: float) -> int:
+    return round(epoch * 1000)
+
+
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO-8601 UTC with milliseconds and Z; offsets and durations are computed from the same milliseconds."""
+    ms = _ms(epoch)
+    stamp = datetime.fromtimestamp(ms // 1000, UTC) + timedelta(milliseconds=ms % 1000)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _seconds(start: float, end: float) -> float:
+    return round((_ms(end) - _ms(start)) / 1000, 2)
 
 
 def member(m: Member) -> dict[str, Any]:
@@ -48,8 +59,8 @@ def message(conv: Conversation, m: Message, *, verbose: bool, sentiment: bool) -
         "from": _ref(conv, m.member_id),
         "startTime": iso(m.start),
         "endTime": iso(m.end),
-        "timeOffset": round(m.start - origin, 2),
-        "duration": round(m.end - m.start, 2),
+        "timeOffset": _seconds(origin, m.start),
+        "duration": _seconds(m.start, m.end),
         "conversationId": conv.id,
     }
     if m.phrases:
@@ -63,8 +74,8 @@ def message(conv: Conversation, m: Message, *, verbose: bool, sentiment: bool) -
                 "startTime": iso(w.start),
                 "endTime": iso(w.end),
                 "score": w.score,
-                "timeOffset": round(w.start - origin, 2),
-                "duration": round(w.end - w.start, 2),
+                "timeOffset": _seconds(origin, w.start),
+                "duration": _seconds(w.start, w.end),
             }
             for w in m.words
         ]
