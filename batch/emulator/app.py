@@ -24,7 +24,7 @@ from batch.emulator.corpus import DEFAULT_CORPUS, CorpusIndex
 from batch.emulator.errors import ApiError, TooManyJobs
 from batch.emulator.faults import FaultPlan
 from batch.emulator.routes import SUBMIT_PREFIX, routes
-from batch.emulator.runtime import EMULATOR, Emulator
+from batch.emulator.runtime import EMULATOR, FAULT, Emulator
 from batch.emulator.webhooks import deliver
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -61,7 +61,7 @@ async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
                 "query": request.query_string,
                 "auth": _auth_scheme(request),
                 "status": response.status,
-                "fault": request.get("fault"),
+                "fault": request.get(FAULT),
             }
         )
     emu.flush_transitions()
@@ -98,7 +98,7 @@ async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     kind = emu.faults.draw(request.method, request.path, submit=request.path.startswith(SUBMIT_PREFIX))
     if kind is not None:
-        request["fault"] = kind
+        request[FAULT] = kind
         emu.backend.stats[f"fault_{kind}"] += 1
     if kind in INSTEAD:
         return _instead(kind, emu, request)

@@ -14,7 +14,7 @@ from aiohttp import web
 from batch.emulator import media, params, uploads, views
 from batch.emulator.errors import BadRequest, NotEmulated
 from batch.emulator.fetch import fetch_media
-from batch.emulator.runtime import EMULATOR, Emulator
+from batch.emulator.runtime import EMULATOR, FAULT, Emulator
 
 routes = web.RouteTableDef()
 SUBMIT_PREFIX = "/v1/process/"
@@ -100,7 +100,7 @@ def _submit(
         topics=topics,
         params=parsed,
         conversation_id=request.match_info.get("conversation_id"),
-        will_fail=request.get("fault") == "job_failed",
+        will_fail=request.get(FAULT) == "job_failed",
     )
     return web.json_response(body, status=201)
 

@@ -42,3 +42,4 @@ class Emulator:
 
 
 EMULATOR = web.AppKey("emulator", Emulator)
+FAULT = web.RequestKey("fault", str)  # the fault drawn for this request, if any
