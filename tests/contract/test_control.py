@@ -12,8 +12,15 @@ WAV = media("solo-memo.wav")
 async def test_stats_have_the_documented_counters(api: Api) -> None:
     """stats carries every counter the issue names, starting at zero."""
     stats = await api.control("stats")
-    for key in ("peak_concurrent_jobs", "conversations_created", "jobs_submitted", "appends", "rejected_429",
-                "member_updates", "merges"):
+    for key in (
+        "peak_concurrent_jobs",
+        "conversations_created",
+        "jobs_submitted",
+        "appends",
+        "rejected_429",
+        "member_updates",
+        "merges",
+    ):
         assert stats[key] == 0
 
 

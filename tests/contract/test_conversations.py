@@ -51,8 +51,13 @@ async def test_conversation_shape_and_delete(api: Api) -> None:
 
 async def test_message_options_verbose_sentiment_phrases(api: Api) -> None:
     """verbose adds words with times and scores, sentiment adds polarity, detectPhrases adds phrases."""
-    cid = await _done(api, "solo-memo.wav", detectPhrases="true", **{"enableSpeakerDiarization": "true",
-                                                                       "diarizationSpeakerCount": "1"})
+    cid = await _done(
+        api,
+        "solo-memo.wav",
+        detectPhrases="true",
+        enableSpeakerDiarization="true",
+        diarizationSpeakerCount="1",
+    )
     plain = (await api.get(f"/v1/conversations/{cid}/messages"))["messages"]
     assert "words" not in plain[0] and "sentiment" not in plain[0]
     rich = (await api.get(f"/v1/conversations/{cid}/messages", verbose="true", sentiment="true"))["messages"]
@@ -61,7 +66,10 @@ async def test_message_options_verbose_sentiment_phrases(api: Api) -> None:
     assert {"word", "startTime", "endTime", "score", "timeOffset", "duration"} <= set(words[0])
     assert rich[0]["sentiment"]["suggested"] in ("positive", "neutral", "negative")
     phrased = [m for m in plain if "phrases" in m]
-    assert phrased and phrased[0]["phrases"][0] == {"type": "action_phrase", "text": "send the hotel details to the team by Wednesday"}
+    assert phrased and phrased[0]["phrases"][0] == {
+        "type": "action_phrase",
+        "text": "send the hotel details to the team by Wednesday",
+    }
     await api.get(f"/v1/conversations/{cid}/messages", status=400, verbose="yes")
 
 

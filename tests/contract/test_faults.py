@@ -31,8 +31,9 @@ async def test_injected_429_can_carry_retry_after(make_api: MakeApi) -> None:
     assert resp.status == 429 and resp.headers["Retry-After"] == "3"
 
 
-@pytest.mark.parametrize(("kind", "ctype"), [("500", "application/json"), ("502", "text/html"),
-                                              ("503", "text/html"), ("504", "text/html")])
+@pytest.mark.parametrize(
+    ("kind", "ctype"), [("500", "application/json"), ("502", "text/html"), ("503", "text/html"), ("504", "text/html")]
+)
 async def test_server_errors(make_api: MakeApi, kind: str, ctype: str) -> None:
     """5xx faults answer their status (gateways with an HTML page) and create nothing."""
     api = await make_api(faults={"script": {"GET /v1/job/*": [kind]}})
@@ -65,8 +66,9 @@ async def test_slow_answer_after_acting(make_api: MakeApi) -> None:
     """slow: the server acts, then waits slow_seconds; a client that gives up has still created the job."""
     api = await make_api(faults={"script": {SUBMIT: ["slow"]}, "slow_seconds": 0.5})
     with pytest.raises(asyncio.TimeoutError):
-        await api.http.post("/v1/process/audio", data=WAV.read_bytes(), headers=api.auth,
-                            timeout=aiohttp.ClientTimeout(total=0.2))
+        await api.http.post(
+            "/v1/process/audio", data=WAV.read_bytes(), headers=api.auth, timeout=aiohttp.ClientTimeout(total=0.2)
+        )
     await asyncio.sleep(0.5)
     assert (await api.control("stats"))["jobs_submitted"] == 1
 
@@ -112,9 +114,14 @@ async def test_random_faults_are_seeded_and_reproducible(make_api: MakeApi) -> N
 
 def test_fault_spec_errors_name_the_field() -> None:
     """A malformed specification is refused with a message naming the bad key or kind."""
-    cases = [({"rates": {"418": 0.1}}, "unknown kind '418'"), ({"rates": {"500": 2}}, "faults.rates.500"),
-             ({"script": {"POST": ["429"]}}, "METHOD /path"), ({"script": {SUBMIT: ["boom"]}}, "'boom'"),
-             ({"colour": 1}, "unknown key 'colour'"), ({"slow_seconds": -1}, "slow_seconds")]
+    cases = [
+        ({"rates": {"418": 0.1}}, "unknown kind '418'"),
+        ({"rates": {"500": 2}}, "faults.rates.500"),
+        ({"script": {"POST": ["429"]}}, "METHOD /path"),
+        ({"script": {SUBMIT: ["boom"]}}, "'boom'"),
+        ({"colour": 1}, "unknown key 'colour'"),
+        ({"slow_seconds": -1}, "slow_seconds"),
+    ]
     for spec, needle in cases:
         with pytest.raises(FaultSpecError, match=needle):
             FaultPlan.parse(spec)

@@ -84,8 +84,8 @@ async def test_empty_and_oversized_uploads(make_api: MakeApi) -> None:
         ({"confidenceThreshold": "2"}, "confidenceThreshold"),
         ({"confidenceThreshold": "high"}, "confidenceThreshold"),
         ({"webhookUrl": "ftp://example.com/hook"}, "webhookUrl"),
-        ({"entities": "[{\"text\": \"x\"}]"}, "entities"),
-        ({"channelMetadata": "[{\"channel\": 1, \"speaker\": {}}]"}, "channelMetadata"),
+        ({"entities": '[{"text": "x"}]'}, "entities"),
+        ({"channelMetadata": '[{"channel": 1, "speaker": {}}]'}, "channelMetadata"),
         ({"diarisation": "true"}, "diarisation"),
         ({"url": "http://127.0.0.1/x.wav"}, "url"),
     ],
@@ -198,7 +198,9 @@ async def test_url_variant_rules(api: Api, media_server: Any) -> None:
     assert [m["name"] for m in members["members"]] == ["Speaker 1"]  # the query's diarization won
     resp = await api.http.put("/v1/process/audio/url/1234567890123456", json={"url": good}, headers=api.auth)
     assert resp.status == 404
-    resp = await api.http.put(f"/v1/process/audio/url/{created['conversationId']}", json={"url": good}, headers=api.auth)
+    resp = await api.http.put(
+        f"/v1/process/audio/url/{created['conversationId']}", json={"url": good}, headers=api.auth
+    )
     assert resp.status == 201 and (await resp.json())["conversationId"] == created["conversationId"]
     video = str(media_server.make_url("/files/video-brief.mp4"))
     assert (await api.http.post("/v1/process/video/url", json={"url": video}, headers=api.auth)).status == 201

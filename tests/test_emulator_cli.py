@@ -1,0 +1,70 @@
+"""The emulator as people start it: `python -m batch.emulator`, `symbl-batch emulator`, and `symbl-batch demo`."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+
+import aiohttp
+
+from tests.conftest import ROOT
+
+
+async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batch.emulator", *args, stdout=asyncio.subprocess.PIPE, cwd=ROOT
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+    match = re.fullmatch(r"symbl-emulator listening on (http://127\.0\.0\.1:\d+)\n", line)
+    assert match, line
+    return proc, match.group(1)
+
+
+async def test_standalone_emulator_prints_its_url_and_serves_the_contract() -> None:
+    """--port 0 picks a free port, prints one line with the base URL, accepts the configured credentials."""
+    proc, base = await _start("--port", "0", "--app-id", "me", "--app-secret", "s3cret", "--concurrency-limit", "1")
+    try:
+        async with aiohttp.ClientSession() as http:
+            grant = {"type": "application", "appId": "me", "appSecret": "s3cret"}
+            async with http.post(f"{base}/oauth2/token:generate", json=grant) as resp:
+                assert resp.status == 200
+            async with http.get(f"{base}/_emulator/config") as resp:
+                assert (await resp.json())["concurrency_limit"] == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def test_bad_fault_specification_exits_2_with_one_sentence() -> None:
+    """An invalid --faults is refused before listening: exit code 2 and a message naming the field."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "batch.emulator",
+        "--faults",
+        '{"rates": {"teapot": 1}}',
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 2
+    assert "faults.rates: unknown kind 'teapot'" in err.decode()
+
+
+async def test_demo_plays_the_whole_corpus() -> None:
+    """`symbl-batch demo` (README's first command for now) processes every corpus recording and exits 0."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import sys; from batch.cli import main; sys.exit(main(['demo']))",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 90)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert text.count(" completed") == 10
+    assert "conversation standup:" in text and "Hi everyone, I'm John Doe" in text
