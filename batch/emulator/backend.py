@@ -69,6 +69,7 @@ class Backend:
     tokens: dict[str, Token] = field(default_factory=dict)
     stats: Counter[str] = field(default_factory=Counter)
     outbox: list[Transition] = field(default_factory=list)  # transitions whose webhooks are not sent yet
+    active: dict[str, Job] = field(default_factory=dict)  # scheduled or in_progress, in submission order
     rng: random.Random = field(default_factory=random.Random)
     _signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
@@ -83,6 +84,7 @@ class Backend:
         """Forget every conversation, job, token and counter; keep the settings."""
         self.conversations.clear()
         self.jobs.clear()
+        self.active.clear()
         self.tokens.clear()
         self.stats.clear()
         self.outbox.clear()
@@ -136,7 +138,7 @@ class Backend:
             )
 
     def active_jobs(self) -> int:
-        return sum(job.status in ACTIVE for job in self.jobs.values())
+        return len(self.active)
 
     def conversation(self, conversation_id: str) -> Conversation:
         conv = self.conversations.get(conversation_id)
@@ -180,6 +182,7 @@ class Backend:
             now,
         )
         self.jobs[job.id] = job
+        self.active[job.id] = job
         conv.job_ids.append(job.id)
         self.stats["jobs_submitted"] += 1
         self.stats["peak_concurrent_jobs"] = max(self.stats["peak_concurrent_jobs"], self.active_jobs())
@@ -206,16 +209,16 @@ class Backend:
     def advance(self) -> list[Transition]:
         """Apply every transition due by now, at the instant it was due; return them in order."""
         now, moved = self.clock.now(), []
-        pending = sorted((j for j in self.jobs.values() if j.status in ACTIVE), key=lambda j: j.order)
         progress = True
         while progress:
             progress = False
-            for job in pending:
+            for job in list(self.active.values()):
                 step = self._step(job, now)
                 if step is not None:
                     moved.append(step)
                     progress = True
-            pending = [j for j in pending if j.status in ACTIVE]
+                if job.status not in ACTIVE:
+                    del self.active[job.id]
         self.outbox.extend(moved)
         return moved
 

@@ -205,3 +205,29 @@ async def test_url_variant_rules(api: Api, media_server: Any) -> None:
     video = str(media_server.make_url("/files/video-brief.mp4"))
     assert (await api.http.post("/v1/process/video/url", json={"url": video}, headers=api.auth)).status == 201
     assert (await api.http.post("/v1/process/video/url", json={"url": good}, headers=api.auth)).status == 400
+
+
+async def test_identical_posts_make_two_conversations(api: Api) -> None:
+    """The server has no duplicate detection: the same upload twice is two conversations (§13 #18)."""
+    first, second = await api.submit(WAV, name="same"), await api.submit(WAV, name="same")
+    assert first["conversationId"] != second["conversationId"]
+    found = await api.get("/v1/conversations", filter="name==same")
+    assert len(found["conversations"]) == 2
+
+
+async def test_video_appends_by_upload_and_by_url(api: Api, media_server: Any) -> None:
+    """PUT /v1/process/video/{id} and PUT /v1/process/video/url/{id} append to the same conversation."""
+    created = await api.submit(MP4, kind="video")
+    cid = created["conversationId"]
+    await api.finish(created["jobId"])
+    appended = await api.submit(MP4, kind="video", conversation_id=cid)
+    assert appended["conversationId"] == cid
+    await api.finish(appended["jobId"])
+    url = str(media_server.make_url("/files/video-brief.mp4"))
+    resp = await api.http.put(f"/v1/process/video/url/{cid}", json={"url": url}, headers=api.auth)
+    assert resp.status == 201
+    await api.finish((await resp.json())["jobId"])
+    state = await api.control("state")
+    (conv,) = state["conversations"]
+    assert [s["mediaKind"] for s in conv["segments"]] == ["mp4", "mp4", "mp4"]
+    assert len(conv["messages"]) == 9
