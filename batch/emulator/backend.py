@@ -10,33 +10,27 @@ Invariants:
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import random
-import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from batch.emulator import production
+from batch.emulator import members, production
 from batch.emulator.clock import Clock
 from batch.emulator.corpus import Utterance
 from batch.emulator.errors import (
     CONVERSATION_MISSING,
     BadRequest,
     NotFound,
-    PayloadTooLarge,
     TooManyJobs,
     Unauthorized,
 )
 from batch.emulator.media import MediaInfo
-from batch.emulator.models import ACTIVE, Conversation, Job, JobStatus, Member, Token, move
+from batch.emulator.models import ACTIVE, Conversation, Job, JobStatus, Token, move
 from batch.emulator.params import AsyncParams
-
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from batch.emulator.tokens import mint
 
 
 @dataclass(slots=True)
@@ -103,21 +97,9 @@ class Backend:
         now, ttl = self.clock.now(), self.settings.token_ttl
         cached = max(self.tokens.values(), key=lambda t: t.expires_at, default=None)
         if cached is None or cached.expires_at - now <= 0.1 * ttl:
-            cached = Token(self._mint(now + ttl), now + ttl)
+            cached = Token(mint(self._signing_key, self.settings.app_id, int(self.wall(now + ttl))), now + ttl)
             self.tokens[cached.value] = cached
         return {"accessToken": cached.value, "expiresIn": int(cached.expires_at - now)}
-
-    def _mint(self, expires_at: float) -> str:
-        def part(data: dict[str, Any]) -> str:
-            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-        head = (
-            part({"alg": "HS256", "typ": "JWT"})
-            + "."
-            + part({"sub": self.settings.app_id, "exp": int(self.wall(expires_at)), "jti": secrets.token_hex(8)})
-        )
-        sig = hmac.new(self._signing_key, head.encode(), hashlib.sha256).digest()
-        return head + "." + base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
 
     def authenticate(self, value: str | None) -> None:
         token = self.tokens.get(value or "")
@@ -131,12 +113,6 @@ class Backend:
             token.expires_at = min(token.expires_at, now)
 
     # --- async submissions (§2-3, §13 #1, #6, #15) ---------------------------------------------------
-    def check_upload_size(self, size: int) -> None:
-        if size > self.settings.max_upload_bytes:
-            raise PayloadTooLarge(
-                f"Uploaded media is {size} bytes; the limit is {self.settings.max_upload_bytes} bytes."
-            )
-
     def active_jobs(self) -> int:
         return len(self.active)
 
@@ -269,7 +245,7 @@ class Backend:
         member = conv.members.get(member_id)
         if member is None:
             raise NotFound(f"Member with id: {member_id} for conversationId: {conversation_id} was not found.")
-        name, email = _member_body(member_id, body)
+        name, email = members.parse_body(member_id, body)
         self.stats["member_updates"] += 1
         survivor = next(
             (
@@ -280,7 +256,7 @@ class Backend:
             None,
         )
         if survivor is not None:
-            _merge(conv, member, survivor, name)
+            members.merge(conv, member, survivor, name)
             self.stats["merges"] += 1
         else:
             member.name = name
@@ -290,37 +266,3 @@ class Backend:
             f"Member with id: {member_id} for conversationId: {conversation_id} updated successfully! "
             "The update should be reflected in all messages and insights along with this conversation"
         )
-
-
-def _member_body(member_id: str, body: Any) -> tuple[str, str | None]:
-    """Validate a PUT members body (§13 #10): returns (name, trimmed email or None)."""
-    if not isinstance(body, dict):
-        raise BadRequest("Body must be a JSON object with 'id', 'name' and optionally 'email'.")
-    unknown = set(body) - {"id", "name", "email"}
-    if unknown:
-        raise BadRequest(f"Unknown field '{sorted(unknown)[0]}'; a member has only id, name and email.")
-    if body.get("id") != member_id:
-        raise BadRequest(f"Field 'id' is required and must equal the member id in the path ({member_id}).")
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise BadRequest("Field 'name' is required and must be a non-empty string.")
-    if "email" not in body:
-        return name, None
-    email = body["email"]
-    if not isinstance(email, str) or not EMAIL.match(email.strip()):
-        raise BadRequest("Field 'email' must be a valid email address such as john@example.com.")
-    return name, email.strip()
-
-
-def _merge(conv: Conversation, duplicate: Member, survivor: Member, name: str) -> None:
-    """§13 #11: the duplicate disappears; every reference moves to the survivor, which takes the body's name."""
-    for message in conv.messages:
-        if message.member_id == duplicate.id:
-            message.member_id = survivor.id
-    for insight in conv.insights:
-        if insight.member_id == duplicate.id:
-            insight.member_id = survivor.id
-        if insight.assignee_id == duplicate.id:
-            insight.assignee_id = survivor.id
-    survivor.name = name
-    del conv.members[duplicate.id]
