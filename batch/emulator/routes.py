@@ -14,6 +14,7 @@ from aiohttp import web
 from batch.emulator import media, params, uploads, views
 from batch.emulator.errors import BadRequest, NotEmulated
 from batch.emulator.fetch import fetch_media
+from batch.emulator.models import Conversation
 from batch.emulator.runtime import EMULATOR, FAULT, Emulator
 
 routes = web.RouteTableDef()
@@ -22,6 +23,13 @@ SUBMIT_PREFIX = "/v1/process/"
 
 def _emu(request: web.Request) -> Emulator:
     return request.app[EMULATOR]
+
+
+def _current(request: web.Request) -> Conversation:
+    """The path's conversation with every transition due by now applied (so completed segments show)."""
+    backend = _emu(request).backend
+    backend.advance()
+    return backend.conversation(request.match_info["conversation_id"])
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -147,9 +155,7 @@ def _name_filter(rsql: str | None) -> str | None:
 
 @routes.get("/v1/conversations/{conversation_id}")
 async def get_conversation(request: web.Request) -> web.Response:
-    backend = _emu(request).backend
-    backend.advance()
-    return web.json_response(views.conversation(backend.conversation(request.match_info["conversation_id"])))
+    return web.json_response(views.conversation(_current(request)))
 
 
 @routes.delete("/v1/conversations/{conversation_id}")
@@ -160,9 +166,7 @@ async def delete_conversation(request: web.Request) -> web.Response:
 
 @routes.get("/v1/conversations/{conversation_id}/messages")
 async def get_messages(request: web.Request) -> web.Response:
-    backend = _emu(request).backend
-    backend.advance()
-    conv = backend.conversation(request.match_info["conversation_id"])
+    conv = _current(request)
     verbose, sentiment = _flag(request, "verbose"), _flag(request, "sentiment")
     return web.json_response(
         {"messages": [views.message(conv, m, verbose=verbose, sentiment=sentiment) for m in conv.messages]}
@@ -171,9 +175,7 @@ async def get_messages(request: web.Request) -> web.Response:
 
 @routes.get("/v1/conversations/{conversation_id}/members")
 async def get_members(request: web.Request) -> web.Response:
-    backend = _emu(request).backend
-    backend.advance()
-    conv = backend.conversation(request.match_info["conversation_id"])
+    conv = _current(request)
     return web.json_response({"members": [views.member(m) for m in conv.members.values()]})
 
 
@@ -195,18 +197,14 @@ INSIGHT_ROUTES = {
 
 @routes.get("/v1/conversations/{conversation_id}/{which:insights|questions|action-items|follow-ups}")
 async def get_insights(request: web.Request) -> web.Response:
-    backend = _emu(request).backend
-    backend.advance()
-    conv = backend.conversation(request.match_info["conversation_id"])
+    conv = _current(request)
     key, kind = INSIGHT_ROUTES[request.match_info["which"]]
     return web.json_response({key: [views.insight(conv, i) for i in conv.insights if kind is None or i.type == kind]})
 
 
 @routes.get("/v1/conversations/{conversation_id}/topics")
 async def get_topics(request: web.Request) -> web.Response:
-    backend = _emu(request).backend
-    backend.advance()
-    return web.json_response({"topics": views.topics(backend.conversation(request.match_info["conversation_id"]))})
+    return web.json_response({"topics": views.topics(_current(request))})
 
 
 NOT_EMULATED = (
