@@ -1,0 +1,295 @@
+"""The Symbl API client: the one module that owns the wire (symbl-api.md §1-9).
+
+Rules:
+- tokens are generated on demand, cached, and renewed ahead of expiry; a 401 regenerates once and retries
+  that call (a 401 means the server did not act, so this is safe for submissions too);
+- reads (GET) are retried with full-jitter exponential backoff on 5xx, resets and timeouts, waiting for
+  `Retry-After` instead when the answer carries one;
+- submissions (POST create, PUT append) are sent once: a 4xx is `Refused` (429 is `RateLimited`), and a lost
+  answer or a 5xx is `OutcomeUnknown`, which the runner resolves before anything is resent (§13 #18);
+- uploads stream from disk with an exact Content-Length; nothing reads a file whole;
+- every aiohttp, asyncio and JSON error is translated in `_exchange`, the one place; no secret enters a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiofiles
+import aiohttp
+import orjson
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from batch.errors import (
+    ApiError,
+    Broken,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+    Refused,
+    TooLarge,
+    Transport,
+    Unauthorized,
+)
+
+MAX_BODY = 256 * 1024 * 1024  # bytes of one answer we are willing to read
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How reads are retried. Tests pass `RetryPolicy(base=0, cap=0)` for zero waits."""
+
+    attempts: int = 6
+    base: float = 0.5
+    cap: float = 30.0
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
+
+    def wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int | float) and retry_after >= 0:
+            return float(min(retry_after, self.cap * 10))
+        if self.cap <= 0:
+            return 0.0
+        return float(wait_random_exponential(multiplier=self.base, max=self.cap)(state))
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    conversation_id: str
+    job_id: str
+
+
+def encode_query(params: dict[str, Any]) -> dict[str, str]:
+    """Async parameters in the query (§1): booleans as true/false, lists and objects JSON-encoded."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, list | dict):
+            out[key] = orjson.dumps(value).decode()
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
+    value = resp.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class SymblClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        app_id: str,
+        app_secret: str,
+        session: aiohttp.ClientSession,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        timeout: float = 60.0,
+        upload_timeout: float = 3600.0,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._app_id, self._app_secret = app_id, app_secret
+        self._session = session
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._upload_timeout = aiohttp.ClientTimeout(total=upload_timeout, sock_read=timeout)
+        self._token: str | None = None
+        self._renew_at = 0.0
+        self._token_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"SymblClient(base_url={self._base!r})"  # never the secret or the token
+
+    # --- auth ------------------------------------------------------------------------------------------
+    async def _access_token(self, *, renew: bool = False) -> str:
+        async with self._token_lock:
+            if renew or self._token is None or self._clock() >= self._renew_at:
+                body = {"type": "application", "appId": self._app_id, "appSecret": self._app_secret}
+                answer = await self._exchange("POST", "/oauth2/token:generate", json_body=body, auth=None)
+                token, expires = answer.get("accessToken"), answer.get("expiresIn")
+                if not isinstance(token, str) or not isinstance(expires, int | float):
+                    raise Broken("POST /oauth2/token:generate: the answer has no accessToken/expiresIn")
+                self._token = token
+                self._renew_at = self._clock() + expires - min(300.0, expires / 10)
+            return self._token
+
+    async def _authorized(self, method: str, path: str, *, submit: bool = False, **kwargs: Any) -> Any:
+        """One call with the current token; on 401, regenerate once and repeat it."""
+        try:
+            return await self._exchange(method, path, auth=await self._access_token(), submit=submit, **kwargs)
+        except Unauthorized:
+            token = await self._access_token(renew=True)
+            return await self._exchange(method, path, auth=token, submit=submit, **kwargs)
+
+    # --- the wire --------------------------------------------------------------------------------------
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: str | None,
+        submit: bool = False,
+        params: dict[str, str] | None = None,
+        json_body: Any = None,
+        upload: tuple[Path, int, str] | None = None,
+    ) -> Any:
+        """Send one request and return its JSON; translate every failure into the package's errors."""
+        headers = {"Accept": "application/json"}
+        if auth is not None:
+            headers["Authorization"] = f"Bearer {auth}"
+        kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": self._timeout}
+        if json_body is not None:
+            kwargs["data"] = orjson.dumps(json_body)
+            headers["Content-Type"] = "application/json"
+        if upload is not None:
+            file, size, content_type = upload
+            kwargs["data"] = _stream(file)
+            kwargs["timeout"] = self._upload_timeout
+            headers |= {"Content-Length": str(size), "Content-Type": content_type}
+        where = f"{method} {path}"
+        try:
+            async with self._session.request(method, self._base + path, **kwargs) as resp:
+                return await self._answer(where, resp, submit=submit)
+        except ApiError:
+            raise
+        except aiohttp.ClientConnectorError as exc:  # nothing reached the server
+            raise Transport(f"{where}: cannot connect ({exc.os_error.strerror or exc.os_error})") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            kind = OutcomeUnknown if submit else Transport
+            raise kind(f"{where}: no answer ({type(exc).__name__})") from exc
+
+    async def _answer(self, where: str, resp: aiohttp.ClientResponse, *, submit: bool) -> Any:
+        body = await resp.content.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            raise Broken(f"{where}: answer larger than {MAX_BODY} bytes", status=resp.status)
+        if 200 <= resp.status < 300:
+            try:
+                return orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise Broken(f"{where}: answer is not JSON ({resp.content_type})", status=resp.status) from None
+        detail = _server_message(body)
+        message = f"{where}: HTTP {resp.status}" + (f": {detail}" if detail else "")
+        if resp.status >= 500:
+            raise (OutcomeUnknown if submit else Broken)(message, status=resp.status)
+        if resp.status == 429:
+            raise RateLimited(message, retry_after=_retry_after(resp))
+        error = {401: Unauthorized, 404: NotFound, 413: TooLarge}.get(resp.status, Refused)
+        raise error(message, status=resp.status)
+
+    async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self._retry.attempts),
+            wait=self._retry.wait,
+            retry=retry_if_exception_type((Broken, Transport, RateLimited)),
+            sleep=self._retry.sleep,
+            reraise=True,
+        ):
+            with attempt:
+                return await self._authorized("GET", path, params=params)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- operations ------------------------------------------------------------------------------------
+    async def submit_file(
+        self,
+        file: Path,
+        *,
+        kind: str,
+        size: int,
+        content_type: str,
+        params: dict[str, Any],
+        conversation_id: str | None = None,
+    ) -> Submitted:
+        path = f"/v1/process/{kind}" + (f"/{conversation_id}" if conversation_id else "")
+        method = "PUT" if conversation_id else "POST"
+        answer = await self._authorized(
+            method, path, submit=True, params=encode_query(params), upload=(file, size, content_type)
+        )
+        return _submitted(f"{method} {path}", answer)
+
+    async def submit_url(
+        self, url: str, *, kind: str, params: dict[str, Any], conversation_id: str | None = None
+    ) -> Submitted:
+        path = f"/v1/process/{kind}/url" + (f"/{conversation_id}" if conversation_id else "")
+        method = "PUT" if conversation_id else "POST"
+        answer = await self._authorized(method, path, submit=True, json_body={"url": url, **params})
+        return _submitted(f"{method} {path}", answer)
+
+    async def job_status(self, job_id: str) -> str:
+        answer = await self._get(f"/v1/job/{job_id}")
+        status = answer.get("status") if isinstance(answer, dict) else None
+        if status not in ("scheduled", "in_progress", "completed", "failed"):
+            raise Broken(f"GET /v1/job/{job_id}: status {status!r} is not in the contract")
+        return str(status)
+
+    async def conversations_named(self, name: str, *, page: int = 100) -> list[dict[str, Any]]:
+        """Every conversation with exactly this name, paging through all results (§13 #19)."""
+        found: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            params = {"filter": f'name=="{name}"', "limit": str(page), "offset": str(offset), "order": "asc"}
+            batch = _list(await self._get("/v1/conversations", params), "conversations", "GET /v1/conversations")
+            found += [c for c in batch if c.get("name") == name]
+            if len(batch) < page:
+                return found
+            offset += page
+
+    async def read(self, conversation_id: str, part: str, key: str, **params: str) -> list[dict[str, Any]]:
+        """One list endpoint of a conversation: messages, members, insights, questions, ..."""
+        path = f"/v1/conversations/{conversation_id}/{part}"
+        return _list(await self._get(path, params or None), key, f"GET {path}")
+
+    async def conversation(self, conversation_id: str) -> dict[str, Any]:
+        answer = await self._get(f"/v1/conversations/{conversation_id}")
+        if not isinstance(answer, dict):
+            raise Broken(f"GET /v1/conversations/{conversation_id}: not an object")
+        return answer
+
+    async def put_member(self, conversation_id: str, member_id: str, *, name: str, email: str | None) -> None:
+        body: dict[str, Any] = {"id": member_id, "name": name}
+        if email is not None:
+            body["email"] = email.strip().lower()
+        await self._authorized("PUT", f"/v1/conversations/{conversation_id}/members/{member_id}", json_body=body)
+
+
+async def _stream(file: Path) -> AsyncIterator[bytes]:
+    async with aiofiles.open(file, "rb") as handle:
+        while chunk := await handle.read(CHUNK):
+            yield chunk
+
+
+def _server_message(body: bytes) -> str:
+    try:
+        message = orjson.loads(body).get("message", "")
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+    return str(message)[:200]
+
+
+def _submitted(where: str, answer: Any) -> Submitted:
+    if not isinstance(answer, dict):
+        raise Broken(f"{where}: the answer is not an object")
+    conversation_id, job_id = answer.get("conversationId"), answer.get("jobId")
+    if not isinstance(conversation_id, str | int) or not isinstance(job_id, str):
+        raise Broken(f"{where}: the answer lacks conversationId/jobId")
+    return Submitted(str(conversation_id), job_id)
+
+
+def _list(answer: Any, key: str, where: str) -> list[dict[str, Any]]:
+    items = answer.get(key) if isinstance(answer, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise Broken(f"{where}: the answer has no list '{key}'")
+    return items

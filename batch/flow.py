@@ -1,0 +1,285 @@
+"""One segment's way through the API: submit, poll, resolve a lost answer, save. The runner starts these.
+
+Rules:
+- the evidence that resolves a lost answer is read before the intent is written, and written with it:
+  for a create, the ids of conversations that already carry our deterministic name; for an append, the
+  message ids the conversation already has (symbl-api.md §13 #18);
+- a lost create is resolved by listing conversations by name after a grace period: exactly one new id → it
+  is ours (recovered); none → it never happened (pending, safe to resend); more → stuck;
+- a lost append is resolved by watching the conversation's messages: new ones that stop changing → it
+  happened; none before the decision deadline → stuck (a person decides; it is never resent blindly);
+- results are read only after the job is `completed` (§13 #12), and the slot is released at that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from batch import outputs
+from batch.client import SymblClient
+from batch.errors import ApiError, NotFound, OutcomeUnknown, RateLimited, Refused
+from batch.events import Event, EventSink
+from batch.lifecycle import Status
+from batch.media import CONTENT_TYPES, sniff
+from batch.models import Manifest, Segment
+from batch.planner import estimated_seconds
+from batch.slots import SlotController
+from batch.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Polling and recovery timings (seconds). Tests shrink them; defaults suit the real service."""
+
+    first_poll_min: float = 1.0
+    poll_growth: float = 1.5
+    poll_cap: float = 30.0
+    job_timeout: float = 4 * 3600.0
+    lost_answer_grace: float = 5.0
+    undecided_after: float = 600.0
+    speed_guess: float = 0.1  # processing seconds per media second, until observed
+
+
+class Flow:
+    def __init__(
+        self,
+        manifest: Manifest,
+        client: SymblClient,
+        store: Store,
+        slots: SlotController,
+        *,
+        timing: Timing,
+        emit: EventSink,
+        wake: Callable[[], None],
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.manifest, self.client, self.store, self.slots = manifest, client, store, slots
+        self.timing, self.emit, self.wake, self.clock, self.sleep = timing, emit, wake, clock, sleep
+        self.segments = {s.key: s for s in manifest.segments()}
+        self.speed = timing.speed_guess
+        self.rng = random.Random()  # noqa: S311 - poll jitter, not security
+
+    def _event(self, name: str, segment: Segment, **fields: Any) -> None:
+        row = self.store.row(segment.key)
+        self.emit(
+            Event(name, segment.key, segment.conversation, row.conversation_id, row.job_id, segment.line, **fields)
+        )
+
+    def _conversation_id(self, segment: Segment) -> str | None:
+        if segment.index == 0:
+            return None
+        first = next(s for s in self.segments.values() if s.conversation == segment.conversation and s.index == 0)
+        return self.store.row(first.key).conversation_id
+
+    def _name(self, segment: Segment) -> str:
+        return next(c.name for c in self.manifest.conversations if c.id == segment.conversation)
+
+    # --- submit ----------------------------------------------------------------------------------------
+    async def _evidence(self, segment: Segment, conversation_id: str | None) -> dict[str, Any]:
+        if conversation_id is None:
+            return {"known": [c.get("id") for c in await self.client.conversations_named(self._name(segment))]}
+        messages = await self.client.read(conversation_id, "messages", "messages")
+        return {"before": [m.get("id") for m in messages]}
+
+    async def submit(self, segment: Segment) -> None:
+        """Holds a slot already. Ends with the segment saved, failed, pending again, stuck or timed out."""
+        conversation_id = self._conversation_id(segment)
+        params = dict(segment.params) | ({"name": self._name(segment)} if conversation_id is None else {})
+        try:
+            evidence = await self._evidence(segment, conversation_id)
+        except ApiError as exc:  # nothing was sent: leave it pending and pause submissions briefly
+            self.slots.pause(self.clock(), self.timing.first_poll_min)
+            self._release()
+            self._event("retry_later", segment, detail=str(exc))
+            return
+        self.store.move(segment.key, Status.SUBMITTING, evidence=evidence, conversation_id=conversation_id)
+        try:
+            if segment.file is not None:
+                sent = await self.client.submit_file(
+                    segment.file,
+                    kind=segment.kind,
+                    size=segment.size,
+                    content_type=_content_type(segment),
+                    params=params,
+                    conversation_id=conversation_id,
+                )
+            else:
+                assert segment.url is not None
+                sent = await self.client.submit_url(
+                    segment.url, kind=segment.kind, params=params, conversation_id=conversation_id
+                )
+        except RateLimited as exc:
+            self.store.move(segment.key, Status.PENDING, error="429: no job slot")
+            decision = self.slots.rejected(self.clock(), exc.retry_after)
+            self._event("rate_limited", segment, detail=f"ceiling {decision.ceiling}, pause {decision.pause:.1f}s")
+            self.wake()
+            return
+        except Refused as exc:
+            self.store.move(segment.key, Status.FAILED, error=str(exc))
+            self._release()
+            self._event("failed", segment, detail=str(exc))
+            return
+        except OutcomeUnknown as exc:
+            self.store.move(segment.key, Status.UNKNOWN, error=str(exc))
+            self._event("unknown", segment, detail=str(exc))
+            await self.resolve(segment)
+            return
+        self.slots.accepted(self.clock())
+        self.store.move(segment.key, Status.SUBMITTED, conversation_id=sent.conversation_id, job_id=sent.job_id)
+        self._event("submitted", segment)
+        await self.poll(segment)
+
+    def _release(self) -> None:
+        self.slots.released(self.clock())
+        self.wake()
+
+    # --- poll ------------------------------------------------------------------------------------------
+    async def poll(self, segment: Segment) -> None:
+        row = self.store.row(segment.key)
+        assert row.job_id is not None
+        started = self.clock()
+        wait = max(self.timing.first_poll_min, estimated_seconds(segment) * self.speed)
+        while True:
+            if self.clock() - started + wait > self.timing.job_timeout:
+                self.store.move(segment.key, Status.TIMED_OUT, error="no terminal status before the job timeout")
+                self._release()
+                self._event("timed_out", segment)
+                return
+            await self.sleep(wait * self.rng.uniform(0.8, 1.2))
+            wait = min(self.timing.poll_cap, wait * self.timing.poll_growth)
+            try:
+                status = await self.client.job_status(row.job_id)
+            except NotFound as exc:
+                status, reason = "failed", str(exc)
+            except ApiError as exc:
+                self._event("poll_error", segment, detail=str(exc))
+                continue
+            else:
+                reason = "the job ended failed"
+            if status == "completed":
+                self._learn_speed(segment, self.clock() - started)
+                self.store.move(segment.key, Status.FINISHED)
+                self._release()
+                self._event("completed", segment)
+                await self.save(segment)
+                return
+            if status == "failed":
+                self.store.move(segment.key, Status.FAILED, error=reason)
+                self._release()
+                self._event("failed", segment, detail=reason)
+                return
+
+    def _learn_speed(self, segment: Segment, elapsed: float) -> None:
+        seconds = estimated_seconds(segment)
+        if seconds > 0:
+            self.speed = 0.7 * self.speed + 0.3 * (elapsed / seconds)
+
+    # --- lost answers ----------------------------------------------------------------------------------
+    async def resolve(self, segment: Segment) -> None:
+        """Holds a slot. Settles an `unknown` or `recovered` segment; on API trouble leaves it for the next run."""
+        row = self.store.row(segment.key)
+        try:
+            if row.status is Status.UNKNOWN:
+                await self.sleep(self.timing.lost_answer_grace)
+            if row.status is Status.UNKNOWN and segment.index == 0 and row.conversation_id is None:
+                await self._resolve_create(segment, row.evidence.get("known", []))
+            else:
+                await self._watch_messages(segment, set(row.evidence.get("before", [])))
+        except ApiError as exc:
+            if self.store.row(segment.key).status in (Status.UNKNOWN, Status.RECOVERED):
+                self._release()
+            self._event("unresolved", segment, detail=str(exc))
+
+    async def _resolve_create(self, segment: Segment, known: list[str]) -> None:
+        found = [c.get("id") for c in await self.client.conversations_named(self._name(segment))]
+        new = [cid for cid in found if cid not in known]
+        if not new:
+            self.store.move(segment.key, Status.PENDING, error="lost answer: the create never took effect")
+            self._release()
+            self._event("not_created", segment)
+            return
+        if len(new) > 1:
+            self._stuck(segment, f"lost answer: {len(new)} new conversations carry the name; decide by hand")
+            return
+        self.store.move(segment.key, Status.RECOVERED, conversation_id=str(new[0]))
+        self._event("recovered", segment)
+        await self._watch_messages(segment, set())
+
+    async def _watch_messages(self, segment: Segment, before: set[str]) -> None:
+        """The segment's job id is unknown: its messages appearing (and settling) is the proof it completed."""
+        conversation_id = self.store.row(segment.key).conversation_id
+        assert conversation_id is not None
+        deadline = self.clock() + self.timing.undecided_after + estimated_seconds(segment) * self.speed * 3
+        seen: set[str] | None = None
+        wait = self.timing.first_poll_min
+        while self.clock() < deadline:
+            messages = await self.client.read(conversation_id, "messages", "messages")
+            new = {str(m.get("id")) for m in messages} - before
+            if new and new == seen:
+                if self.store.row(segment.key).status is Status.UNKNOWN:
+                    self.store.move(segment.key, Status.RECOVERED)
+                self.store.move(segment.key, Status.FINISHED)
+                self._release()
+                self._event("recovered_completed", segment)
+                await self.save(segment)
+                return
+            seen = new or None
+            await self.sleep(wait)
+            wait = min(self.timing.poll_cap, wait * self.timing.poll_growth)
+        self._stuck(segment, "lost answer and no new messages before the decision deadline; check the conversation")
+
+    def _stuck(self, segment: Segment, reason: str) -> None:
+        self.store.move(segment.key, Status.STUCK, error=reason)
+        self._release()
+        self._event("stuck", segment, detail=reason)
+
+    # --- save ------------------------------------------------------------------------------------------
+    async def save(self, segment: Segment) -> None:
+        """Read the conversation's results and write them; on API trouble the segment stays `finished`."""
+        try:
+            await self._save(segment)
+        except ApiError as exc:
+            self._event("save_failed", segment, detail=str(exc))
+            self.wake()
+
+    async def _save(self, segment: Segment) -> None:
+        row = self.store.row(segment.key)
+        conversation_id = row.conversation_id or self._conversation_id(segment)
+        assert conversation_id is not None
+        parts: dict[str, Any] = {"conversation": await self.client.conversation(conversation_id)}
+        for path, key in outputs.ENDPOINTS:
+            parts[path] = await self.client.read(conversation_id, path, key)
+        rows = self.store.rows()
+        siblings = sorted(
+            (s for s in self.segments.values() if s.conversation == segment.conversation), key=lambda s: s.index
+        )
+        earlier = {m for s in siblings if s.index < segment.index for m in rows[s.key].message_ids}
+        mine = [m["id"] for m in parts["messages"] if m.get("id") not in earlier]
+        ledger = [
+            {
+                "segment": s.key,
+                "jobId": rows[s.key].job_id,
+                "messageIds": mine if s.key == segment.key else rows[s.key].message_ids,
+            }
+            for s in siblings
+            if s.index <= segment.index
+        ]
+        await outputs.save_conversation(self.manifest.api.output, segment.conversation, parts, ledger)
+        self.store.move(segment.key, Status.SAVED, message_ids=mine, conversation_id=conversation_id)
+        self._event("saved", segment, detail=f"{len(mine)} messages")
+        self.wake()
+
+
+def _content_type(segment: Segment) -> str:
+    if segment.kind == "video":
+        return "video/mp4"
+    assert segment.file is not None
+    with segment.file.open("rb") as handle:
+        container = sniff(handle.read(16))
+    return CONTENT_TYPES.get(container or "", "application/octet-stream")

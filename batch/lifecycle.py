@@ -1,0 +1,78 @@
+"""The life of one segment, as a table (h11 style): allowed moves and the one function that applies them.
+
+    pending ──► submitting ──► submitted ──► finished ──► saved
+       ▲  ▲          │   │          │  ▲
+       │  └─refused──┘   │          ├──┴─► timed_out (keeps its jobId; a later run adopts it again)
+       │                 ▼          └────► failed
+       └──not created── unknown ──► recovered ──► finished
+                            └─────────┴────────► stuck (needs a person; never resent)
+
+Rules:
+- the intent (`submitting`) is written before the request is sent, so a crash leaves evidence;
+- `submitting` found at start-up means the answer was lost: it becomes `unknown` and is resolved, not resent;
+- an append is sent only when the previous segment of its conversation is `saved`;
+- re-runs retry `failed` and `blocked` segments; `stuck` ones are reported and left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    UNKNOWN = "unknown"
+    RECOVERED = "recovered"
+    FINISHED = "finished"
+    SAVED = "saved"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    STUCK = "stuck"
+    BLOCKED = "blocked"
+
+
+S = Status
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    S.PENDING: frozenset({S.SUBMITTING, S.BLOCKED}),
+    S.SUBMITTING: frozenset({S.SUBMITTED, S.PENDING, S.FAILED, S.UNKNOWN}),
+    S.UNKNOWN: frozenset({S.RECOVERED, S.PENDING, S.STUCK}),
+    S.RECOVERED: frozenset({S.FINISHED, S.STUCK}),
+    S.SUBMITTED: frozenset({S.FINISHED, S.FAILED, S.TIMED_OUT}),
+    S.TIMED_OUT: frozenset({S.SUBMITTED}),
+    S.FINISHED: frozenset({S.SAVED}),
+    S.FAILED: frozenset({S.PENDING}),
+    S.BLOCKED: frozenset({S.PENDING}),
+    S.SAVED: frozenset(),
+    S.STUCK: frozenset(),
+}
+IN_FLIGHT = frozenset({S.SUBMITTING, S.SUBMITTED, S.UNKNOWN, S.RECOVERED})  # occupy a job slot
+DONE = frozenset({S.SAVED})
+FINAL_FOR_RUN = frozenset({S.SAVED, S.FAILED, S.TIMED_OUT, S.STUCK, S.BLOCKED})
+
+
+class IllegalMove(Exception):
+    """A segment was asked to move along an edge the table does not have (a bug, never user input)."""
+
+
+def check(current: Status, new: Status) -> None:
+    if new not in TRANSITIONS[current]:
+        raise IllegalMove(f"{current} -> {new}")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    key: str
+    conversation: str
+    idx: int
+    fingerprint: str
+    status: Status
+    conversation_id: str | None
+    job_id: str | None
+    evidence: dict[str, Any]  # what resolves a lost answer: names/ids seen before the request
+    message_ids: list[str]
+    attempts: int
+    error: str | None

@@ -1,0 +1,66 @@
+"""Plain records of a validated manifest. No I/O, no validation: `manifest.py` builds them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BASE_URL = "https://api.symbl.ai"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    base_url: str = DEFAULT_BASE_URL
+    app_id: str | None = None
+    app_secret: str | None = field(default=None, repr=False)  # never printed
+    concurrency: int = 5
+    output: Path = Path("output")
+    state: Path = Path("output/state.sqlite")
+    max_upload_bytes: int = 1 << 30
+    poll_cap: float = 30.0  # seconds between polls of one job, at most
+    job_timeout: float = 4 * 3600.0  # seconds a run waits for one job before marking it timed out
+    poll_min: float = 1.0  # seconds before the first poll of a job, at least
+    lost_answer_grace: float = 5.0  # seconds to wait before resolving a lost answer
+    undecided_after: float = 600.0  # seconds to watch for a lost append's messages before calling it stuck
+    probe_after: float = 30.0  # seconds of full, 429-free use before the slot ceiling is raised
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    email: str  # lower-cased (symbl-api.md §13 #11)
+    enrolment: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    key: str  # "<conversation id>/<segment id>", unique in the manifest
+    conversation: str
+    index: int  # 0 creates the conversation, 1.. are appends in this order
+    kind: str  # audio | video
+    file: Path | None
+    url: str | None
+    params: dict[str, Any]  # documented async parameters, after defaults and conversation overrides
+    line: int | None  # where the manifest defines it, for messages
+    size: int = 0  # bytes of a local file (0 for URLs)
+    duration: float | None = None  # seconds, when the media says so (WAV header); else None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    name: str  # the Symbl conversation name: deterministic, used to find a create whose answer was lost
+    participants: tuple[str, ...]  # emails of roster people
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    path: Path
+    api: ApiConfig
+    people: tuple[Person, ...]
+    conversations: tuple[Conversation, ...]
+
+    def segments(self) -> list[Segment]:
+        return [s for c in self.conversations for s in c.segments]

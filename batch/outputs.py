@@ -1,0 +1,75 @@
+"""Results on disk, written atomically (temporary file, fsync, rename) and owner-only (0600).
+
+Per conversation, under `<output>/<conversation id>/`: conversation.json, messages.json, members.json,
+insights.json, questions.json, action-items.json, follow-ups.json, topics.json, segments.json (which messages
+each segment produced) and transcript.txt. The run report is `<output>/report.json`.
+Rule: a conversation id is a safe folder name (schema.SAFE_ID), and the resolved folder must lie inside the
+output directory; anything else is refused rather than written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import aiofiles
+import orjson
+
+from batch.errors import InputError
+
+ENDPOINTS = (
+    ("messages", "messages"),
+    ("members", "members"),
+    ("insights", "insights"),
+    ("questions", "questions"),
+    ("action-items", "actionItems"),
+    ("follow-ups", "followUps"),
+    ("topics", "topics"),
+)
+
+
+def conversation_dir(output: Path, conversation: str) -> Path:
+    root = output.resolve()
+    target = (root / conversation).resolve()
+    if target.parent != root:
+        raise InputError(f"conversation id '{conversation}' would write outside {output}; use a plain name")
+    return target
+
+
+async def write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    async with aiofiles.open(tmp, "wb") as handle:
+        await handle.write(data)
+        await handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+async def write_json(path: Path, value: Any) -> None:
+    await write_bytes(path, orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def transcript(messages: list[dict[str, Any]]) -> str:
+    """Plain text: `[hh:mm:ss] Name: text`, times from the conversation's start (timeOffset)."""
+    lines = []
+    for message in messages:
+        offset = float(message.get("timeOffset") or 0.0)
+        stamp = f"{int(offset // 3600):02d}:{int(offset % 3600 // 60):02d}:{int(offset % 60):02d}"
+        speaker = (message.get("from") or {}).get("name") or "Unknown speaker"
+        lines.append(f"[{stamp}] {speaker}: {message.get('text', '')}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+async def save_conversation(
+    output: Path, conversation: str, parts: dict[str, Any], segments: list[dict[str, Any]]
+) -> Path:
+    folder = conversation_dir(output, conversation)
+    for name, value in parts.items():
+        await write_json(folder / f"{name}.json", value)
+    await write_json(folder / "segments.json", segments)
+    await write_bytes(folder / "transcript.txt", transcript(parts.get("messages", [])).encode())
+    return folder

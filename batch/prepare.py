@@ -1,0 +1,82 @@
+"""Bringing the state store in line with the manifest before a run (and deciding what a re-run redoes).
+
+Rules (README "Resuming and re-submitting"):
+- a segment's fingerprint is the SHA-256 of its file (or its URL), its media kind and its parameters;
+  file hashes are cached by (size, mtime) so unchanged files are not read again;
+- a new segment at the end of a conversation is simply appended later;
+- if any already-known segment of a conversation changed, and none of it is in flight, the whole
+  conversation starts afresh as a new Symbl conversation (the old one is left untouched on the server);
+- `submitting` rows (a crash between the intent and the answer) become `unknown`, to be resolved, never resent;
+- `timed_out` rows are adopted again (`submitted`, same jobId); `failed` and `blocked` rows are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+
+import orjson
+
+from batch.lifecycle import IN_FLIGHT, Status
+from batch.models import Manifest, Segment
+from batch.store import Store
+
+RECOVERABLE = {Status.SUBMITTING: Status.UNKNOWN, Status.TIMED_OUT: Status.SUBMITTED}
+RETRIED = frozenset({Status.FAILED, Status.BLOCKED})
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _where(path: Path) -> str:
+    return os.path.abspath(path)
+
+
+async def content_hash(store: Store, path: Path) -> str:
+    stat = await asyncio.to_thread(path.stat)
+    where = _where(path)
+    cached = store.cached_hash(where, stat.st_size, stat.st_mtime_ns)
+    if cached is not None:
+        return cached
+    digest = await asyncio.to_thread(_file_sha256, path)
+    store.remember_hash(where, stat.st_size, stat.st_mtime_ns, digest)
+    return digest
+
+
+async def fingerprint(store: Store, segment: Segment) -> str:
+    source = await content_hash(store, segment.file) if segment.file is not None else f"url:{segment.url}"
+    described = orjson.dumps(
+        {"source": source, "kind": segment.kind, "params": segment.params}, option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(described).hexdigest()
+
+
+async def synchronise(store: Store, manifest: Manifest) -> list[str]:
+    """Insert, replace and recover rows; return one line per decision worth logging."""
+    notes: list[str] = []
+    for conversation in manifest.conversations:
+        prints = [await fingerprint(store, s) for s in conversation.segments]
+        rows = store.rows()
+        known = [(s, p, rows.get(s.key)) for s, p in zip(conversation.segments, prints, strict=True)]
+        changed = any(r is not None and r.fingerprint != p for _, p, r in known)
+        busy = any(r is not None and r.status in IN_FLIGHT for _, _, r in known)
+        if changed and not busy:
+            notes.append(f"{conversation.id}: media or parameters changed; resubmitting it as a new conversation")
+        for segment, digest, row in known:
+            if row is None:
+                store.insert(segment.key, segment.conversation, segment.index, digest)
+            elif changed and not busy:
+                store.replace(segment.key, segment.conversation, segment.index, digest)
+            elif row.status in RECOVERABLE:
+                store.move(segment.key, RECOVERABLE[row.status])
+                notes.append(f"{segment.key}: {row.status} at the last stop; now {RECOVERABLE[row.status]}")
+            elif row.status in RETRIED:
+                store.move(segment.key, Status.PENDING, attempts=row.attempts + 1, error=None)
+    return notes

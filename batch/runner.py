@@ -1,0 +1,206 @@
+"""The run: bring the state in line with the manifest, adopt what an earlier run left in flight, then keep
+every job slot busy until nothing is left. The loop decides nothing itself: the planner picks, the slot
+controller admits, `Flow` carries one segment through the API.
+
+Invariants:
+- backpressure before spawning: a task exists only for a segment holding a slot (or saving), so tasks and
+  memory are bounded by the ceiling, not by the manifest's size;
+- every task belongs to one `asyncio.TaskGroup`; an interrupted run leaves only committed transitions behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from batch import manifest as manifest_module
+from batch import outputs, planner, prepare
+from batch.client import RetryPolicy, SymblClient
+from batch.errors import InputError
+from batch.events import Event, EventSink, ignore
+from batch.flow import Flow, Timing
+from batch.lifecycle import Status
+from batch.models import Manifest
+from batch.report import Report, build_report
+from batch.slots import SlotController
+from batch.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    timing: Timing = field(default_factory=Timing)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    probe_after: float = 30.0
+    backoff_base: float = 1.0
+    tick: float = 0.5
+
+
+class Runner:
+    def __init__(
+        self,
+        manifest: Manifest,
+        client: SymblClient,
+        store: Store,
+        *,
+        options: Options | None = None,
+        on_event: EventSink = ignore,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.manifest, self.store, self.on_event, self.clock = manifest, store, on_event, clock
+        self.options = options or Options()
+        self.slots = SlotController(
+            manifest.api.concurrency, probe_after=self.options.probe_after, backoff_base=self.options.backoff_base
+        )
+        self._wake = asyncio.Event()
+        self.flow = Flow(
+            manifest,
+            client,
+            store,
+            self.slots,
+            timing=self.options.timing,
+            emit=on_event,
+            wake=self._wake.set,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._running: set[str] = set()
+        self._conversations = [list(c.segments) for c in manifest.conversations]
+
+    async def run(self) -> Report:
+        for note in await prepare.synchronise(self.store, self.manifest):
+            self.on_event(Event("resume", detail=note))
+        async with asyncio.TaskGroup() as group:
+            self._adopt(group)
+            while await self._step(group):
+                pass
+        report = build_report(self.manifest, self.store.rows())
+        await outputs.write_json(self.manifest.api.output / "report.json", report.as_dict())
+        return report
+
+    def _spawn(self, group: asyncio.TaskGroup, key: str, work: Awaitable[None]) -> None:
+        async def tracked() -> None:
+            try:
+                await work
+            finally:
+                self._running.discard(key)
+                self._wake.set()
+
+        self._running.add(key)
+        group.create_task(tracked())
+
+    def _adopt(self, group: asyncio.TaskGroup) -> None:
+        """Segments an earlier run left in flight hold slots again before anything new is sent."""
+        segments = {s.key: s for s in self.manifest.segments()}
+        for key, row in self.store.rows().items():
+            segment = segments.get(key)
+            if segment is None:
+                continue
+            if row.status in (Status.SUBMITTED, Status.UNKNOWN, Status.RECOVERED):
+                self.slots.started(self.clock())
+                work = self.flow.poll(segment) if row.status is Status.SUBMITTED else self.flow.resolve(segment)
+                self.on_event(
+                    Event(
+                        "adopted",
+                        key,
+                        segment.conversation,
+                        row.conversation_id,
+                        row.job_id,
+                        segment.line,
+                        row.status.value,
+                    )
+                )
+                self._spawn(group, key, work)
+            elif row.status is Status.FINISHED:
+                self._spawn(group, key, self.flow.save(segment))
+
+    async def _step(self, group: asyncio.TaskGroup) -> bool:
+        """Start what may start; wait for a change. False when nothing is running and nothing can start."""
+        now = self.clock()
+        decision = self.slots.tick(now)
+        if decision is not None:
+            self.on_event(Event("ceiling", detail=f"{decision.event}: {decision.ceiling}"))
+        rows = self.store.rows()
+        for segment in planner.blocked(self._conversations, rows):
+            self.store.move(segment.key, Status.BLOCKED, error="an earlier segment of the conversation did not finish")
+            self.on_event(Event("blocked", segment.key, segment.conversation, line=segment.line))
+        candidates = [s for s in planner.ready(self._conversations, rows) if s.key not in self._running]
+        if candidates and self.slots.can_start(now):
+            self.slots.started(now)
+            self._spawn(group, candidates[0].key, self.flow.submit(candidates[0]))
+            return True
+        if not candidates and not self._running:
+            return False
+        self._wake.clear()
+        timeout = self.slots.wait_hint(now) or self.options.tick
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        return True
+
+
+def options_for(manifest: Manifest) -> Options:
+    """Timings from the manifest's [api] table."""
+    api = manifest.api
+    timing = Timing(
+        first_poll_min=api.poll_min,
+        poll_cap=api.poll_cap,
+        job_timeout=api.job_timeout,
+        lost_answer_grace=api.lost_answer_grace,
+        undecided_after=api.undecided_after,
+    )
+    return Options(timing=timing, probe_after=api.probe_after, backoff_base=min(1.0, api.poll_min))
+
+
+def credentials(manifest: Manifest) -> tuple[str, str]:
+    app_id, app_secret = manifest.api.app_id, manifest.api.app_secret
+    if not app_id or not app_secret:
+        raise InputError(
+            f"{manifest.path}: no API credentials; set SYMBL_APP_ID and SYMBL_APP_SECRET (or api.app_id/app_secret)"
+        )
+    return app_id, app_secret
+
+
+@contextlib.asynccontextmanager
+async def open_run(
+    manifest: Manifest | Path | str,
+    *,
+    options: Options | None = None,
+    on_event: EventSink = ignore,
+    state: Path | None = None,
+    output: Path | None = None,
+    concurrency: int | None = None,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncIterator[Runner]:
+    """The library entry point: `async with open_run("x.toml") as run: report = await run.run()`.
+
+    Validates the manifest (InputError), takes the state's lock (LockedError), and closes everything after.
+    """
+    loaded = manifest if isinstance(manifest, Manifest) else manifest_module.load(Path(manifest))
+    loaded = _override(loaded, state=state, output=output, concurrency=concurrency)
+    app_id, app_secret = credentials(loaded)
+    options = options or options_for(loaded)
+    with Store(loaded.api.state) as store:
+        own = session is None
+        http = session or aiohttp.ClientSession()
+        try:
+            client = SymblClient(
+                base_url=loaded.api.base_url, app_id=app_id, app_secret=app_secret, session=http, retry=options.retry
+            )
+            yield Runner(loaded, client, store, options=options, on_event=on_event)
+        finally:
+            if own:
+                await http.close()
+
+
+def _override(manifest: Manifest, **changes: Any) -> Manifest:
+    api = replace(manifest.api, **{k: v for k, v in changes.items() if v is not None})
+    if changes.get("output") is not None and changes.get("state") is None:
+        api = replace(api, state=api.output / "state.sqlite")
+    return replace(manifest, api=api)

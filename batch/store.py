@@ -1,0 +1,192 @@
+"""Durable run state in SQLite (WAL): every transition is committed before it is acted on.
+
+Invariants:
+- one row per manifest segment, keyed "<conversation>/<segment>"; its `status` moves only through
+  `lifecycle.TRANSITIONS` (checked here, the one place that writes it);
+- a `submitting` row is written and committed before its request is sent (the intent);
+- a run holds an exclusive `flock` on `<state>.lock` for its whole life; a second run gets `LockedError`;
+- the file and its lock are created owner-only (0600); secrets are never written here.
+The interface (`Store`) is small on purpose so a PostgreSQL backend can implement it later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from batch.errors import LockedError, StateError
+from batch.lifecycle import Row, Status, check
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (
+    key TEXT PRIMARY KEY, conversation TEXT NOT NULL, idx INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL, conversation_id TEXT, job_id TEXT, evidence TEXT, message_ids TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, error TEXT, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,
+    detail TEXT);
+"""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock_handle: Any = None
+        self._db: sqlite3.Connection | None = None
+
+    def open(self) -> Store:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StateError(f"{self.path}: not a usable state file ({exc}); move it away to start afresh") from None
+        return self
+
+    def _lock(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the life of the run
+        os.chmod(lock_path, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise LockedError(f"{self.path}: another run holds the lock ({lock_path}); wait for it to finish") from None
+        self._lock_handle = handle
+
+    def _check_version(self) -> None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif not row[0].isdigit() or int(row[0]) > SCHEMA_VERSION:
+            raise StateError(
+                f"{self.path}: written by a newer symbl-batch (schema {row[0]}, this one reads {SCHEMA_VERSION}); "
+                "upgrade symbl-batch or use another --state"
+            )
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def __enter__(self) -> Store:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StateError("the state store is not open")
+        return self._db
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- rows -----------------------------------------------------------------------------------------
+    def rows(self) -> dict[str, Row]:
+        cursor = self.db.execute(
+            "SELECT key, conversation, idx, fingerprint, status, conversation_id, job_id, evidence, message_ids, "
+            "attempts, error FROM segments"
+        )
+        return {r[0]: _row(r) for r in cursor}
+
+    def insert(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO segments (key, conversation, idx, fingerprint, status, updated_at) VALUES (?,?,?,?,?,?)",
+                (key, conversation, idx, fingerprint, Status.PENDING.value, time.time()),
+            )
+            db.execute("INSERT INTO history (at, key, status) VALUES (?,?,?)", (time.time(), key, "pending"))
+
+    def replace(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
+        """A changed segment (content or parameters): start it afresh as pending, keeping the old row in history."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE segments SET fingerprint=?, status=?, conversation_id=NULL, job_id=NULL, evidence=NULL, "
+                "message_ids=NULL, attempts=0, error=NULL, updated_at=? WHERE key=?",
+                (fingerprint, Status.PENDING.value, time.time(), key),
+            )
+            db.execute(
+                "INSERT INTO history (at, key, status, detail) VALUES (?,?,?,?)",
+                (time.time(), key, "pending", "changed: resubmitted"),
+            )
+
+    def move(self, key: str, new: Status, **fields: Any) -> Row:
+        """Apply one transition (checked against the table) and commit it, with the given column values."""
+        allowed = {"conversation_id", "job_id", "evidence", "message_ids", "error", "attempts"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown state fields {sorted(unknown)}")
+        values = {k: json.dumps(v) if k in ("evidence", "message_ids") else v for k, v in fields.items()}
+        with self._tx() as db:
+            current = db.execute("SELECT status FROM segments WHERE key=?", (key,)).fetchone()
+            if current is None:
+                raise StateError(f"no state row for segment {key}")
+            check(Status(current[0]), new)
+            sets = ", ".join(f"{k}=?" for k in values)
+            db.execute(
+                f"UPDATE segments SET status=?, updated_at=?{', ' + sets if sets else ''} WHERE key=?",  # noqa: S608 - column names come from the allow-list above
+                (new.value, time.time(), *values.values(), key),
+            )
+            db.execute(
+                "INSERT INTO history (at, key, status, detail) VALUES (?,?,?,?)",
+                (time.time(), key, new.value, fields.get("error")),
+            )
+        return self.rows()[key]
+
+    def row(self, key: str) -> Row:
+        return self.rows()[key]
+
+    # --- file fingerprints ----------------------------------------------------------------------------
+    def cached_hash(self, path: str, size: int, mtime_ns: int) -> str | None:
+        found = self.db.execute("SELECT size, mtime_ns, sha256 FROM files WHERE path=?", (path,)).fetchone()
+        return found[2] if found and (found[0], found[1]) == (size, mtime_ns) else None
+
+    def remember_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", (path, size, mtime_ns, sha256))
+
+
+def _row(r: tuple[Any, ...]) -> Row:
+    return Row(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        Status(r[4]),
+        r[5],
+        r[6],
+        json.loads(r[7]) if r[7] else {},
+        json.loads(r[8]) if r[8] else [],
+        r[9],
+        r[10],
+    )
