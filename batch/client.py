@@ -14,6 +14,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -155,15 +156,17 @@ class SymblClient:
         if json_body is not None:
             kwargs["data"] = orjson.dumps(json_body)
             headers["Content-Type"] = "application/json"
-        if upload is not None:
-            file, size, content_type = upload
-            kwargs["data"] = _stream(file)
-            kwargs["timeout"] = self._upload_timeout
-            headers |= {"Content-Length": str(size), "Content-Type": content_type}
         where = f"{method} {path}"
         try:
-            async with self._session.request(method, self._base + path, **kwargs) as resp:
-                return await self._answer(where, resp, submit=submit)
+            async with contextlib.AsyncExitStack() as stack:
+                if upload is not None:
+                    file, size, content_type = upload
+                    handle = await stack.enter_async_context(aiofiles.open(file, "rb"))
+                    kwargs["data"] = _stream(handle, size)
+                    kwargs["timeout"] = self._upload_timeout
+                    headers |= {"Content-Length": str(size), "Content-Type": content_type}
+                async with self._session.request(method, self._base + path, **kwargs) as resp:
+                    return await self._answer(where, resp, submit=submit)
         except ApiError:
             raise
         except aiohttp.ClientConnectorError as exc:  # nothing reached the server
@@ -265,10 +268,15 @@ class SymblClient:
         await self._authorized("PUT", f"/v1/conversations/{conversation_id}/members/{member_id}", json_body=body)
 
 
-async def _stream(file: Path) -> AsyncIterator[bytes]:
-    async with aiofiles.open(file, "rb") as handle:
-        while chunk := await handle.read(CHUNK):
-            yield chunk
+async def _stream(handle: Any, size: int) -> AsyncIterator[bytes]:
+    """Exactly `size` bytes from an open file, in chunks; the caller owns (and closes) the handle."""
+    remaining = size
+    while remaining > 0:
+        chunk = await handle.read(min(CHUNK, remaining))
+        if not chunk:
+            raise OSError("the file became shorter while it was being uploaded")
+        remaining -= len(chunk)
+        yield chunk
 
 
 def _server_message(body: bytes) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batch import outputs
-from batch.client import SymblClient
+from batch.client import Submitted, SymblClient
 from batch.errors import ApiError, NotFound, OutcomeUnknown, RateLimited, Refused
 from batch.events import Event, EventSink
 from batch.lifecycle import Status
@@ -63,6 +63,7 @@ class Flow:
         self.timing, self.emit, self.wake, self.clock, self.sleep = timing, emit, wake, clock, sleep
         self.segments = {s.key: s for s in manifest.segments()}
         self.speed = timing.speed_guess
+        self.sending = 0  # submissions started (by the runner) whose answer has not come yet
         self.rng = random.Random()  # noqa: S311 - poll jitter, not security
 
     def _event(self, name: str, segment: Segment, **fields: Any) -> None:
@@ -88,32 +89,20 @@ class Flow:
         return {"before": [m.get("id") for m in messages]}
 
     async def submit(self, segment: Segment) -> None:
-        """Holds a slot already. Ends with the segment saved, failed, pending again, stuck or timed out."""
+        """Holds a slot and counts in `sending` already (the runner did both when it spawned this)."""
         conversation_id = self._conversation_id(segment)
         params = dict(segment.params) | ({"name": self._name(segment)} if conversation_id is None else {})
         try:
             evidence = await self._evidence(segment, conversation_id)
         except ApiError as exc:  # nothing was sent: leave it pending and pause submissions briefly
+            self.sending -= 1
             self.slots.pause(self.clock(), self.timing.first_poll_min)
             self._release()
             self._event("retry_later", segment, detail=str(exc))
             return
         self.store.move(segment.key, Status.SUBMITTING, evidence=evidence, conversation_id=conversation_id)
         try:
-            if segment.file is not None:
-                sent = await self.client.submit_file(
-                    segment.file,
-                    kind=segment.kind,
-                    size=segment.size,
-                    content_type=_content_type(segment),
-                    params=params,
-                    conversation_id=conversation_id,
-                )
-            else:
-                assert segment.url is not None
-                sent = await self.client.submit_url(
-                    segment.url, kind=segment.kind, params=params, conversation_id=conversation_id
-                )
+            sent = await self._send(segment, params, conversation_id)
         except RateLimited as exc:
             self.store.move(segment.key, Status.PENDING, error="429: no job slot")
             decision = self.slots.rejected(self.clock(), exc.retry_after)
@@ -134,6 +123,24 @@ class Flow:
         self.store.move(segment.key, Status.SUBMITTED, conversation_id=sent.conversation_id, job_id=sent.job_id)
         self._event("submitted", segment)
         await self.poll(segment)
+
+    async def _send(self, segment: Segment, params: dict[str, Any], conversation_id: str | None) -> Submitted:
+        try:
+            if segment.file is not None:
+                return await self.client.submit_file(
+                    segment.file,
+                    kind=segment.kind,
+                    size=segment.size,
+                    content_type=_content_type(segment),
+                    params=params,
+                    conversation_id=conversation_id,
+                )
+            assert segment.url is not None
+            return await self.client.submit_url(
+                segment.url, kind=segment.kind, params=params, conversation_id=conversation_id
+            )
+        finally:
+            self.sending -= 1
 
     def _release(self) -> None:
         self.slots.released(self.clock())

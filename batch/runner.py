@@ -40,6 +40,7 @@ class Options:
     probe_after: float = 30.0
     backoff_base: float = 1.0
     tick: float = 0.5
+    max_sending: int = 2  # answers awaited at once above the proven concurrency: bounds a 429 burst
 
 
 class Runner:
@@ -132,8 +133,10 @@ class Runner:
             self.store.move(segment.key, Status.BLOCKED, error="an earlier segment of the conversation did not finish")
             self.on_event(Event("blocked", segment.key, segment.conversation, line=segment.line))
         candidates = [s for s in planner.ready(self._conversations, rows) if s.key not in self._running]
-        if candidates and self.slots.can_start(now):
+        window_open = not self.slots.probing() or self.flow.sending < self.options.max_sending
+        if candidates and self.slots.can_start(now) and window_open:
             self.slots.started(now)
+            self.flow.sending += 1
             self._spawn(group, candidates[0].key, self.flow.submit(candidates[0]))
             return True
         if not candidates and not self._running:

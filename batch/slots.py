@@ -38,6 +38,7 @@ class SlotController:
     ceiling: float = 0.0
     in_use: int = 0
     not_before: float = 0.0
+    proven: int = 0  # the most jobs we have held at once with every submission accepted
     _busy_since: float | None = None
     _consecutive_429: int = 0
 
@@ -53,6 +54,10 @@ class SlotController:
     def can_start(self, now: float) -> bool:
         return self.in_use < self.limit and now >= self.not_before
 
+    def probing(self) -> bool:
+        """True when one more job would exceed what the account has proven to accept."""
+        return self.in_use + 1 > self.proven
+
     def wait_hint(self, now: float) -> float:
         """Seconds until a start could be allowed by time alone (0 when only a free slot is missing)."""
         return max(0.0, self.not_before - now)
@@ -64,17 +69,22 @@ class SlotController:
 
     def accepted(self, now: float) -> None:
         self._consecutive_429 = 0
+        self.proven = max(self.proven, self.in_use)
         self._note_busy(now)
 
     def released(self, now: float) -> None:
+        """A job ended: the account has room again, so a 429 pause ends here too."""
         self.in_use = max(0, self.in_use - 1)
+        self.not_before = min(self.not_before, now)
         self._note_busy(now)
 
     def rejected(self, now: float, retry_after: float | None) -> Decision:
         """The submission that held a slot got 429: lower the ceiling, free the slot, pause."""
         self.in_use = max(0, self.in_use - 1)
+        self.proven = min(self.proven, self.in_use)
         self.ceiling = max(1.0, float(self.in_use), self.ceiling * self.decrease)
-        self._consecutive_429 += 1
+        if now >= self.not_before:  # 429s of one burst, answered inside the same pause, count once
+            self._consecutive_429 += 1
         if retry_after is not None:
             pause = retry_after
         else:

@@ -146,6 +146,8 @@ class Backend:
             self.stats["conversations_created"] += 1
         else:
             self.stats["appends"] += 1
+            if any(self.jobs[j].status in ACTIVE for j in conv.job_ids):
+                self.stats["queued_appends"] += 1  # sent before the previous job of its conversation ended
         job = Job(
             production.uuid_id(self.rng),
             conv.id,

@@ -27,6 +27,7 @@ STAT_KEYS = (
     "merges",
     "jobs_completed",
     "jobs_failed",
+    "queued_appends",
 )
 CONFIG_KEYS = {"concurrency_limit": int, "time_scale": float, "token_ttl": float, "max_upload_bytes": int}
 

@@ -1,0 +1,195 @@
+"""The engine end to end: real client, real runner, the emulator on loopback, outcomes asserted on both sides."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batch import LockedError, load_manifest, open_run
+from tests.conftest import ROOT
+from tests.engine.conftest import FAST, SINGLES, MakeEmulator, write_manifest
+
+DEMO = ROOT / "manifests" / "demo.toml"
+
+
+def _outputs_match_state(output: Path, state: dict[str, Any], report: dict[str, Any]) -> None:
+    by_id = {c["id"]: c for c in state["conversations"]}
+    for segment in report["segments"]:
+        conv = by_id[segment["conversationId"]]
+        saved = json.loads((output / segment["conversation"] / "messages.json").read_text())
+        assert [(m["id"], m["text"], m["from"]) for m in saved] == [
+            (m["id"], m["text"], m["from"]) for m in conv["messages"]
+        ]
+        members = json.loads((output / segment["conversation"] / "members.json").read_text())
+        assert members == conv["members"]
+
+
+async def test_demo_manifest_runs_exactly_once_with_appends_in_order(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    """The demo manifest: every segment saved once, appends in manifest order and never overlapping."""
+    emu = await make_emulator()
+    report = await emu.run(DEMO, output=tmp_path / "out")
+    assert report.ok and report.totals == {"saved": 10}
+    stats = await emu.control("stats")
+    assert (stats["conversations_created"], stats["appends"], stats["jobs_submitted"]) == (7, 3, 10)
+    assert stats["queued_appends"] == 0 and stats["peak_concurrent_jobs"] <= 5
+    state = await emu.control("state")
+    manifest = load_manifest(DEMO, environ=emu.env())
+    hashes = {c["name"]: [s["mediaSha256"] for s in c["segments"]] for c in state["conversations"]}
+    for conv in manifest.conversations:
+        expected = [hashlib.sha256(s.file.read_bytes()).hexdigest() for s in conv.segments if s.file]
+        assert hashes[conv.name] == expected
+    written = json.loads((tmp_path / "out" / "report.json").read_text())
+    _outputs_match_state(tmp_path / "out", state, written)
+    ledger = json.loads((tmp_path / "out" / "standup" / "segments.json").read_text())
+    assert [len(s["messageIds"]) for s in ledger] == [8, 8]
+
+
+@pytest.mark.parametrize("limit", [2, 5])
+async def test_the_account_limit_is_never_exceeded(make_emulator: MakeEmulator, tmp_path: Path, limit: int) -> None:
+    """With the ceiling at the limit, the emulator's peak never exceeds it and no 429 is needed."""
+    emu = await make_emulator(concurrency_limit=limit)
+    manifest = write_manifest(tmp_path, [(f"r{i}", [SINGLES[i % 6]]) for i in range(12)], concurrency=limit)
+    report = await emu.run(manifest)
+    stats = await emu.control("stats")
+    assert report.ok
+    assert stats["peak_concurrent_jobs"] == limit and stats["rejected_429"] == 0 and stats["jobs_submitted"] == 12
+
+
+@pytest.mark.parametrize("limit", [2, 5])
+async def test_the_controller_learns_the_limit_from_429s(
+    make_emulator: MakeEmulator, tmp_path: Path, limit: int
+) -> None:
+    """Ceiling 4x the limit: it settles at the limit, the peak stays at the limit, and 429s stay few."""
+    emu = await make_emulator(concurrency_limit=limit, time_scale=0.01)
+    manifest = write_manifest(tmp_path, [(f"r{i}", [SINGLES[i % 6]]) for i in range(16)], concurrency=4 * limit)
+    report = await emu.run(manifest)
+    stats = await emu.control("stats")
+    assert report.ok and stats["jobs_submitted"] == 16
+    assert stats["peak_concurrent_jobs"] == limit
+    assert 1 <= stats["rejected_429"] <= 8
+    lowered = [e for e in emu.events if e.event == "rate_limited"]
+    assert len(lowered) == stats["rejected_429"]
+
+
+async def test_lost_answers_on_create_and_append_leave_one_copy(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """reset_after on the first create and the first append: still one conversation and one copy per segment."""
+    faults = {"script": {"POST /v1/process/audio": ["reset_after"], "PUT /v1/process/audio/*": ["reset_after"]}}
+    emu = await make_emulator(faults=faults)
+    report = await emu.run(DEMO, output=tmp_path / "out")
+    stats = await emu.control("stats")
+    assert report.ok
+    assert (stats["conversations_created"], stats["appends"], stats["jobs_submitted"]) == (7, 3, 10)
+    assert [e.event for e in emu.events].count("unknown") == 2
+    state = await emu.control("state")
+    assert sorted(len(c["segments"]) for c in state["conversations"]) == [1, 1, 1, 1, 1, 2, 3]
+    _outputs_match_state(tmp_path / "out", state, json.loads((tmp_path / "out" / "report.json").read_text()))
+
+
+async def test_a_create_that_never_arrived_is_sent_again_once(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """reset_before on a create: the lookup finds nothing, so it is resent, and exactly one conversation exists."""
+    emu = await make_emulator(faults={"script": {"POST /v1/process/audio": ["reset_before"]}})
+    manifest = write_manifest(tmp_path, [("only", ["solo-memo.wav"])])
+    report = await emu.run(manifest)
+    stats = await emu.control("stats")
+    assert report.ok and (stats["conversations_created"], stats["jobs_submitted"]) == (1, 1)
+    assert [e.event for e in emu.events][:3] == ["unknown", "not_created", "submitted"]
+
+
+async def test_an_expired_token_is_renewed_mid_run(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """A token that dies mid-run (401) is regenerated once and the call repeated: nothing fails."""
+    emu = await make_emulator(faults={"script": {"GET /v1/job/*": ["token_expiry"]}})
+    manifest = write_manifest(tmp_path, [("a", ["solo-memo.wav"]), ("b", ["interview.wav"])])
+    report = await emu.run(manifest)
+    log = (await emu.control("requests"))["requests"]
+    assert report.ok
+    assert [r["status"] for r in log if r["path"].startswith("/v1/job/")].count(401) == 1
+    assert [r["path"] for r in log].count("/oauth2/token:generate") == 2
+
+
+async def test_a_failed_job_is_reported_and_the_rest_finish(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """job_failed on the first create: that segment is failed with a reason, its append blocked, the rest saved."""
+    emu = await make_emulator(faults={"script": {"POST /v1/process/audio": ["job_failed"]}})
+    manifest = write_manifest(
+        tmp_path, [("two-part", ["standup-part1.wav", "standup-part2.wav"]), ("other", ["solo-memo.wav"])]
+    )
+    report = await emu.run(manifest)
+    outcome = {s["segment"]: (s["status"], s["error"]) for s in report.segments}
+    assert not report.ok
+    assert outcome["two-part/1"] == ("failed", "the job ended failed")
+    assert outcome["two-part/2"][0] == "blocked" and outcome["other/1"] == ("saved", None)
+
+
+async def test_a_rerun_resubmits_nothing_and_a_changed_file_is_redone(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    """Re-running a finished manifest sends nothing; replacing a file's content makes one new conversation."""
+    emu = await make_emulator()
+    media = tmp_path / "memo.wav"
+    shutil.copy(ROOT / "corpus" / "media" / "solo-memo.wav", media)
+    manifest = write_manifest(tmp_path, [("memo", [str(media)]), ("other", ["interview.wav"])])
+    assert (await emu.run(manifest)).ok
+    assert (await emu.run(manifest)).ok
+    assert (await emu.control("stats"))["jobs_submitted"] == 2
+    shutil.copy(ROOT / "corpus" / "media" / "panel.wav", media)
+    report = await emu.run(manifest)
+    stats = await emu.control("stats")
+    assert report.ok and (stats["conversations_created"], stats["jobs_submitted"]) == (3, 3)
+    text = (tmp_path / "out" / "memo" / "transcript.txt").read_text()
+    assert "Welcome to the panel" in text
+
+
+async def test_two_runs_on_one_state_never_overlap(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """A second run on the same state is refused with LockedError while the first holds the lock."""
+    emu = await make_emulator()
+    manifest = write_manifest(tmp_path, [("a", ["solo-memo.wav"])])
+    loaded = load_manifest(manifest, environ=emu.env())
+    async with open_run(loaded, options=FAST):
+        with pytest.raises(LockedError, match="another run holds the lock"):
+            async with open_run(loaded, options=FAST):
+                pass
+
+
+async def test_transient_server_errors_on_reads_are_tolerated(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """Half the job polls and conversation reads answer 503, 502 or reset: retries absorb them, all saved once."""
+    flaky = ["503", "pass", "reset_before", "pass", "502", "pass"] * 20
+    faults = {"script": {"GET /v1/job/*": flaky, "GET /v1/conversations/*": list(flaky)}}
+    emu = await make_emulator(faults=faults)
+    report = await emu.run(DEMO, output=tmp_path / "out")
+    stats = await emu.control("stats")
+    assert report.ok, report.segments
+    assert (stats["conversations_created"], stats["appends"]) == (7, 3)
+    assert stats["fault_503"] > 5 and stats["fault_reset_before"] > 5
+
+
+async def test_an_undecidable_lost_append_stops_its_conversation(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """An append lost before reaching the server shows no new messages: it is reported stuck, never resent."""
+    emu = await make_emulator(faults={"script": {"PUT /v1/process/audio/*": ["reset_before"]}})
+    manifest = write_manifest(tmp_path, [("three", ["planning-part1.wav", "planning-part2.wav", "planning-part3.wav"])])
+    report = await emu.run(manifest)
+    outcome = {s["segment"]: s["status"] for s in report.segments}
+    assert outcome == {"three/1": "saved", "three/2": "stuck", "three/3": "blocked"}
+    assert "decision deadline" in report.segments[1]["error"]
+    assert (await emu.control("stats"))["appends"] == 0
+
+
+async def test_a_hundred_recordings_from_the_corpus(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """100 recordings (80 singles, 10 two-part conversations) finish, and every output equals the emulator's state."""
+    emu = await make_emulator(concurrency_limit=5, time_scale=0.01)
+    convs = [(f"single-{i:03d}", [SINGLES[i % 6]]) for i in range(80)]
+    convs += [(f"pair-{i:02d}", ["standup-part1.wav", "standup-part2.wav"]) for i in range(10)]
+    manifest = write_manifest(tmp_path, convs, concurrency=5)
+    report = await asyncio.wait_for(emu.run(manifest), 90)
+    stats = await emu.control("stats")
+    assert report.ok and report.totals == {"saved": 100}
+    assert (stats["jobs_submitted"], stats["conversations_created"], stats["queued_appends"]) == (100, 90, 0)
+    assert stats["peak_concurrent_jobs"] == 5
+    state = await emu.control("state")
+    _outputs_match_state(tmp_path / "out", state, json.loads((tmp_path / "out" / "report.json").read_text()))
