@@ -59,7 +59,7 @@ def load(path: Path, *, environ: dict[str, str] | None = None) -> Manifest:
         ) from None
     if path.suffix.lower() == ".jsonl":
         raw, lines = _jsonl(path, text)
-        problems = Problems(path, lambda where: lines.get(where[:2] if len(where) > 1 else where))
+        problems = Problems(path, lambda where: _jsonl_line(lines, where))
     elif path.suffix.lower() == ".toml":
         raw = _toml(path, text)
         problems = Problems(path, lambda where: toml_line(text, where))
@@ -113,6 +113,14 @@ def _jsonl(path: Path, text: str) -> tuple[dict[str, Any], dict[Where, int]]:
         else:
             _jsonl_segment(raw, by_id, lines, number, item)
     return raw, lines
+
+
+def _jsonl_line(lines: dict[Where, int], where: Where) -> int | None:
+    """The line of the longest known prefix of a position (segment, then conversation, then table)."""
+    for length in range(len(where), 0, -1):
+        if where[:length] in lines:
+            return lines[where[:length]]
+    return None
 
 
 def _jsonl_segment(

@@ -58,6 +58,9 @@ class Store:
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StateError(f"{self.path}: not a usable state file ({exc}); move it away to start afresh") from None
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def _lock(self) -> None:
