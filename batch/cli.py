@@ -145,3 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"symbl-batch: unknown command '{command}'; valid commands: {', '.join(commands)}", file=sys.stderr)
         return EXIT_INPUT
     return commands[command](rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

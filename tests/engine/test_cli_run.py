@@ -1,0 +1,158 @@
+"""`symbl-batch run` as a real subprocess: exit codes from real situations, JSON logs, and SIGKILL + re-run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from batch.store import Store
+from tests.conftest import CORPUS, ROOT
+
+APP = ("cli-app", "cli-secret")
+FAST_API = "poll_min = 0.05\npoll_cap = 0.3\nlost_answer_grace = 0.2\nundecided_after = 5\nprobe_after = 1"
+
+
+class EmulatorProcess:
+    def __init__(self, proc: asyncio.subprocess.Process, base_url: str) -> None:
+        self.proc, self.base_url = proc, base_url
+
+    async def control(self, name: str) -> Any:
+        async with aiohttp.ClientSession() as http, http.get(f"{self.base_url}/_emulator/{name}") as resp:
+            return await resp.json()
+
+    def env(self) -> dict[str, str]:
+        return os.environ | {"SYMBL_BASE_URL": self.base_url, "SYMBL_APP_ID": APP[0], "SYMBL_APP_SECRET": APP[1]}
+
+
+async def start_emulator(*args: str) -> EmulatorProcess:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batch.emulator", "--app-id", APP[0], "--app-secret", APP[1], *args,
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+    match = re.search(r"(http://\S+)", line)
+    assert match, line
+    return EmulatorProcess(proc, match.group(1))
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[EmulatorProcess]:
+    emu = await start_emulator("--time-scale", "0.02")
+    yield emu
+    emu.proc.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(emu.proc.wait(), 20)
+
+
+def demo_copy(tmp_path: Path) -> Path:
+    """The demo manifest with absolute media paths, its output under tmp_path and fast timings."""
+    text = (ROOT / "manifests" / "demo.toml").read_text().replace("../corpus/", f"{CORPUS}/")
+    text = text.replace('output = "../demo-output"', f'output = "{tmp_path / "out"}"\n{FAST_API}')
+    path = tmp_path / "demo.toml"
+    path.write_text(text)
+    return path
+
+
+async def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batch.cli", "run", *args, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_embedded_emulator_run_exits_0_with_json_logs(tmp_path: Path) -> None:
+    """README's main command: every recording saved, exit 0, one parseable JSON log line per event with ids."""
+    code, out, err = await run_cli("manifests/demo.toml", "--emulator", "--output", str(tmp_path / "out"))
+    assert code == 0, err
+    assert "totals: saved 10" in out
+    events = [json.loads(line) for line in err.splitlines()]
+    saved = [e for e in events if e["event"] == "saved"]
+    assert len(saved) == 10
+    assert all({"segment", "conversation", "conversation_id", "job_id", "line"} <= set(e) for e in saved)
+    assert (tmp_path / "out" / "standup" / "transcript.txt").read_text().count("\n") == 16
+
+
+async def test_bad_manifest_exits_2_naming_file_and_line(tmp_path: Path) -> None:
+    """Bad input: exit 2, one sentence with file, line and field, nothing sent."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[conversations]]\nid = "x"\n  [[conversations.segments]]\n  file = "missing.wav"\n')
+    code, _, err = await run_cli(str(bad), "--emulator")
+    assert code == 2
+    assert f"{bad}, line 4, conversations[0].segments[0].file: file not found" in err
+
+
+async def test_missing_credentials_exit_2(tmp_path: Path) -> None:
+    """Without SYMBL_APP_ID/SYMBL_APP_SECRET (and no --emulator) the run refuses with exit 2."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYMBL_")}
+    code, _, err = await run_cli(str(demo_copy(tmp_path)), env=env)
+    assert code == 2 and "SYMBL_APP_ID" in err
+
+
+async def test_a_second_run_on_a_locked_state_exits_3(tmp_path: Path, emulator: EmulatorProcess) -> None:
+    """While one run holds the state's lock, another exits 3 with a clear message."""
+    manifest = demo_copy(tmp_path)
+    with Store(tmp_path / "out" / "state.sqlite"):
+        code, _, err = await run_cli(str(manifest), env=emulator.env())
+    assert code == 3 and "another run holds the lock" in err
+    assert (await emulator.control("stats"))["jobs_submitted"] == 0
+
+
+async def test_failed_recordings_exit_1(tmp_path: Path) -> None:
+    """A job that fails on the server: exit 1, the failure in the summary, the other recordings saved."""
+    faults = json.dumps({"script": {"POST /v1/process/video": ["job_failed"]}})
+    emu = await start_emulator("--time-scale", "0.02", "--faults", faults)
+    try:
+        code, out, _ = await run_cli(str(demo_copy(tmp_path)), env=emu.env())
+    finally:
+        emu.proc.send_signal(signal.SIGTERM)
+        await emu.proc.wait()
+    assert code == 1
+    assert re.search(r"video-brief/1\s+failed\s+0\s+the job ended failed", out)
+    assert "saved 9" in out
+
+
+async def _run_until_killed(manifest: Path, env: dict[str, str], after_events: int) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batch.cli", "run", str(manifest), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=env,
+    )
+    assert proc.stderr is not None
+    seen = 0
+    while seen < after_events:
+        line = await asyncio.wait_for(proc.stderr.readline(), 60)
+        if not line:
+            break
+        seen += 1
+    if proc.returncode is None:
+        proc.kill()
+    await proc.wait()
+
+
+async def test_sigkill_at_many_points_then_rerun_duplicates_nothing(tmp_path: Path, emulator: EmulatorProcess) -> None:
+    """SIGKILL after 1, 2, 4, 7, 11 and 16 events, re-running each time: one copy of everything, all on disk."""
+    manifest = demo_copy(tmp_path)
+    for after in (1, 2, 4, 7, 11, 16):
+        await _run_until_killed(manifest, emulator.env(), after)
+    code, out, err = await run_cli(str(manifest), env=emulator.env())
+    assert code == 0, out + err
+    stats = await emulator.control("stats")
+    assert (stats["conversations_created"], stats["appends"], stats["jobs_submitted"]) == (7, 3, 10)
+    state = await emulator.control("state")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    by_id = {c["id"]: c for c in state["conversations"]}
+    for segment in report["segments"]:
+        saved = json.loads((tmp_path / "out" / segment["conversation"] / "messages.json").read_text())
+        assert [m["id"] for m in saved] == [m["id"] for m in by_id[segment["conversationId"]]["messages"]]
