@@ -2,7 +2,6 @@
 
     symbl-batch run MANIFEST [--emulator] [--state PATH] [--output DIR] [--concurrency N]
     symbl-batch emulator [OPTIONS]      the Symbl API emulator, standalone
-    symbl-batch demo                    the corpus through the emulator with raw HTTP (no engine)
 
 Exit codes: 0 every recording saved; 1 some recordings did not finish (reported); 2 bad input or
 configuration; 3 another run holds the state's lock; 130 interrupted (state stays consistent; re-run resumes).
@@ -27,12 +26,11 @@ from batch import manifest as manifest_module
 from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from batch.emulator.cli import main as emulator_main
-from batch.emulator.demo import main as demo_main
 from batch.errors import InputError, LockedError, StateError
 from batch.events import Event
 from batch.models import Manifest
 from batch.report import Report
-from batch.runner import open_run
+from batch.runner import open_run, options_for
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EMULATOR_SETTINGS = Settings(time_scale=0.01, concurrency_limit=5)
@@ -78,8 +76,16 @@ async def _run(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         if args.emulator:
             loaded = await stack.enter_async_context(embedded_emulator(loaded))
+        options = replace(options_for(loaded), restart_unfinished=args.emulator)
         run = await stack.enter_async_context(
-            open_run(loaded, on_event=_log, state=args.state, output=args.output, concurrency=args.concurrency)
+            open_run(
+                loaded,
+                options=options,
+                on_event=_log,
+                state=args.state,
+                output=args.output,
+                concurrency=args.concurrency,
+            )
         )
         report = await run.run()
     print(_summary(report))
@@ -116,17 +122,12 @@ def run_command(argv: list[str]) -> int:
         return EXIT_INTERRUPTED
 
 
-def _demo(argv: list[str]) -> int:
-    return demo_main()
-
-
 USAGE = """symbl-batch COMMAND [ARGS]
 
 commands:
   run MANIFEST [--emulator] [--state PATH] [--output DIR] [--concurrency N]
                        process every recording of a manifest (see README)
   emulator [OPTIONS]   run the Symbl API emulator standalone (see `symbl-batch emulator --help`)
-  demo                 play the speech corpus through the embedded emulator with raw HTTP
 """
 
 
@@ -139,7 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     commands: dict[str, Callable[[list[str]], int]] = {
         "run": run_command,
         "emulator": emulator_main,
-        "demo": _demo,
     }
     if command not in commands:
         print(f"symbl-batch: unknown command '{command}'; valid commands: {', '.join(commands)}", file=sys.stderr)

@@ -80,3 +80,16 @@ async def synchronise(store: Store, manifest: Manifest) -> list[str]:
             elif row.status in RETRIED:
                 store.move(segment.key, Status.PENDING, attempts=row.attempts + 1, error=None)
     return notes
+
+
+def restart_unfinished(store: Store, manifest: Manifest) -> list[str]:
+    """For a server that forgot everything (the embedded emulator): redo every conversation not fully saved."""
+    notes = []
+    rows = store.rows()
+    for conversation in manifest.conversations:
+        mine = [rows[s.key] for s in conversation.segments if s.key in rows]
+        if mine and any(r.status is not Status.SAVED for r in mine):
+            for row in mine:
+                store.replace(row.key, row.conversation, row.idx, row.fingerprint)
+            notes.append(f"{conversation.id}: unfinished on a server that is gone; starting it afresh")
+    return notes

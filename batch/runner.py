@@ -40,6 +40,7 @@ class Options:
     probe_after: float = 30.0
     backoff_base: float = 1.0
     tick: float = 0.5
+    restart_unfinished: bool = False  # the server forgot earlier runs (embedded emulator): redo unfinished work
     max_sending: int = 2  # answers awaited at once above the proven concurrency: bounds a 429 burst
 
 
@@ -76,7 +77,10 @@ class Runner:
         self._conversations = [list(c.segments) for c in manifest.conversations]
 
     async def run(self) -> Report:
-        for note in await prepare.synchronise(self.store, self.manifest):
+        notes = await prepare.synchronise(self.store, self.manifest)
+        if self.options.restart_unfinished:
+            notes += prepare.restart_unfinished(self.store, self.manifest)
+        for note in notes:
             self.on_event(Event("resume", detail=note))
         async with asyncio.TaskGroup() as group:
             self._adopt(group)

@@ -52,19 +52,3 @@ async def test_bad_fault_specification_exits_2_with_one_sentence() -> None:
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 2
     assert "faults.rates: unknown kind 'teapot'" in err.decode()
-
-
-async def test_demo_plays_the_whole_corpus() -> None:
-    """`symbl-batch demo` (README's first command for now) processes every corpus recording and exits 0."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "import sys; from batch.cli import main; sys.exit(main(['demo']))",
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 90)
-    text = out.decode()
-    assert proc.returncode == 0, text
-    assert text.count(" completed") == 10
-    assert "conversation standup:" in text and "Hi everyone, I'm John Doe" in text

@@ -36,8 +36,16 @@ class EmulatorProcess:
 
 async def start_emulator(*args: str) -> EmulatorProcess:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "batch.emulator", "--app-id", APP[0], "--app-secret", APP[1], *args,
-        stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+        sys.executable,
+        "-m",
+        "batch.emulator",
+        "--app-id",
+        APP[0],
+        "--app-secret",
+        APP[1],
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
     )
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
@@ -63,12 +71,19 @@ def demo_copy(tmp_path: Path) -> Path:
     return path
 
 
-async def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, str]:
+async def run_cli(*args: str, env: dict[str, str] | None = None, seconds: float = 120) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "batch.cli", "run", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=env,
+        sys.executable,
+        "-m",
+        "batch.cli",
+        "run",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    out, err = await asyncio.wait_for(proc.communicate(), seconds)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -126,8 +141,15 @@ async def test_failed_recordings_exit_1(tmp_path: Path) -> None:
 
 async def _run_until_killed(manifest: Path, env: dict[str, str], after_events: int) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "batch.cli", "run", str(manifest), stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE, cwd=ROOT, env=env,
+        sys.executable,
+        "-m",
+        "batch.cli",
+        "run",
+        str(manifest),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
     )
     assert proc.stderr is not None
     seen = 0
