@@ -14,6 +14,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -29,7 +30,7 @@ from batch.media import CONTENT_TYPES, sniff
 from batch.models import Manifest, Segment
 from batch.planner import estimated_seconds
 from batch.slots import SlotController
-from batch.store import Store
+from batch.store import StateStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class Flow:
         self,
         manifest: Manifest,
         client: SymblClient,
-        store: Store,
+        store: StateStore,
         slots: SlotController,
         *,
         timing: Timing,
@@ -64,7 +65,22 @@ class Flow:
         self.segments = {s.key: s for s in manifest.segments()}
         self.speed = timing.speed_guess
         self.sending = 0  # submissions started (by the runner) whose answer has not come yet
+        self.webhook_url: str | None = None  # set when the receiver listens: sent with every submission
+        self._notices: dict[str, asyncio.Event] = {}
         self.rng = random.Random()  # noqa: S311 - poll jitter, not security
+
+    def notice(self, job_id: str) -> None:
+        """A webhook named this job: its poller looks now instead of at the end of its wait."""
+        self._notices.setdefault(job_id, asyncio.Event()).set()
+
+    async def _wait_for_job(self, job_id: str, seconds: float) -> None:
+        if self.webhook_url is None:
+            await self.sleep(seconds)
+            return
+        event = self._notices.setdefault(job_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+        event.clear()
 
     def _event(self, name: str, segment: Segment, **fields: Any) -> None:
         row = self.store.row(segment.key)
@@ -92,6 +108,8 @@ class Flow:
         """Holds a slot and counts in `sending` already (the runner did both when it spawned this)."""
         conversation_id = self._conversation_id(segment)
         params = dict(segment.params) | ({"name": self._name(segment)} if conversation_id is None else {})
+        if self.webhook_url is not None:
+            params.setdefault("webhookUrl", self.webhook_url)
         try:
             evidence = await self._evidence(segment, conversation_id)
         except ApiError as exc:  # nothing was sent: leave it pending and pause submissions briefly
@@ -148,6 +166,14 @@ class Flow:
 
     # --- poll ------------------------------------------------------------------------------------------
     async def poll(self, segment: Segment) -> None:
+        job_id = self.store.row(segment.key).job_id
+        assert job_id is not None
+        try:
+            await self._poll(segment)
+        finally:
+            self._notices.pop(job_id, None)
+
+    async def _poll(self, segment: Segment) -> None:
         row = self.store.row(segment.key)
         assert row.job_id is not None
         started = self.clock()
@@ -158,7 +184,7 @@ class Flow:
                 self._release()
                 self._event("timed_out", segment)
                 return
-            await self.sleep(wait * self.rng.uniform(0.8, 1.2))
+            await self._wait_for_job(row.job_id, wait * self.rng.uniform(0.8, 1.2))
             wait = min(self.timing.poll_cap, wait * self.timing.poll_growth)
             try:
                 status = await self.client.job_status(row.job_id)

@@ -188,6 +188,8 @@ def _api(root: Path, parsed: ManifestIn, problems: Problems, environ: dict[str, 
         lost_answer_grace=given.lost_answer_grace,
         undecided_after=given.undecided_after,
         probe_after=given.probe_after,
+        webhook_listen=given.webhook_listen,
+        webhook_public_url=given.webhook_public_url,
     )
 
 

@@ -24,6 +24,8 @@ class ApiConfig:
     lost_answer_grace: float = 5.0  # seconds to wait before resolving a lost answer
     undecided_after: float = 600.0  # seconds to watch for a lost append's messages before calling it stuck
     probe_after: float = 30.0  # seconds of full, 429-free use before the slot ceiling is raised
+    webhook_listen: str | None = None  # "host:port" for the optional webhook receiver
+    webhook_public_url: str | None = None  # how the API reaches that receiver (default http://host:port)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import orjson
 
 from batch.lifecycle import IN_FLIGHT, Status
 from batch.models import Manifest, Segment
-from batch.store import Store
+from batch.store import StateStore
 
 RECOVERABLE = {Status.SUBMITTING: Status.UNKNOWN, Status.TIMED_OUT: Status.SUBMITTED}
 RETRIED = frozenset({Status.FAILED, Status.BLOCKED})
@@ -39,7 +39,7 @@ def _where(path: Path) -> str:
     return os.path.abspath(path)
 
 
-async def content_hash(store: Store, path: Path) -> str:
+async def content_hash(store: StateStore, path: Path) -> str:
     stat = await asyncio.to_thread(path.stat)
     where = _where(path)
     cached = store.cached_hash(where, stat.st_size, stat.st_mtime_ns)
@@ -50,7 +50,7 @@ async def content_hash(store: Store, path: Path) -> str:
     return digest
 
 
-async def fingerprint(store: Store, segment: Segment) -> str:
+async def fingerprint(store: StateStore, segment: Segment) -> str:
     source = await content_hash(store, segment.file) if segment.file is not None else f"url:{segment.url}"
     described = orjson.dumps(
         {"source": source, "kind": segment.kind, "params": segment.params}, option=orjson.OPT_SORT_KEYS
@@ -58,7 +58,7 @@ async def fingerprint(store: Store, segment: Segment) -> str:
     return hashlib.sha256(described).hexdigest()
 
 
-async def synchronise(store: Store, manifest: Manifest) -> list[str]:
+async def synchronise(store: StateStore, manifest: Manifest) -> list[str]:
     """Insert, replace and recover rows; return one line per decision worth logging."""
     notes: list[str] = []
     for conversation in manifest.conversations:
@@ -82,7 +82,7 @@ async def synchronise(store: Store, manifest: Manifest) -> list[str]:
     return notes
 
 
-def restart_unfinished(store: Store, manifest: Manifest) -> list[str]:
+def restart_unfinished(store: StateStore, manifest: Manifest) -> list[str]:
     """For a server that forgot everything (the embedded emulator): redo every conversation not fully saved."""
     notes = []
     rows = store.rows()

@@ -30,7 +30,8 @@ from batch.lifecycle import Status
 from batch.models import Manifest
 from batch.report import Report, build_report
 from batch.slots import SlotController
-from batch.store import Store
+from batch.store import StateStore, Store
+from batch.webhooks import Receiver, path_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class Runner:
         self,
         manifest: Manifest,
         client: SymblClient,
-        store: Store,
+        store: StateStore,
         *,
         options: Options | None = None,
         on_event: EventSink = ignore,
@@ -77,6 +78,20 @@ class Runner:
         self._conversations = [list(c.segments) for c in manifest.conversations]
 
     async def run(self) -> Report:
+        api = self.manifest.api
+        receiver = None
+        if api.webhook_listen is not None and api.app_secret:
+            host, port = api.webhook_listen.rsplit(":", 1)
+            receiver = Receiver(secret=path_secret(api.app_secret), notify=self.flow.notice)
+            self.flow.webhook_url = await receiver.start(host, int(port), api.webhook_public_url)
+            self.on_event(Event("webhooks", detail=f"listening on {receiver.base_url}"))
+        try:
+            return await self._run()
+        finally:
+            if receiver is not None:
+                await receiver.stop()
+
+    async def _run(self) -> Report:
         notes = await prepare.synchronise(self.store, self.manifest)
         if self.options.restart_unfinished:
             notes += prepare.restart_unfinished(self.store, self.manifest)

@@ -73,6 +73,8 @@ class ApiIn(Strict):
     lost_answer_grace: Annotated[float, Field(ge=0)] = 5.0
     undecided_after: Annotated[float, Field(gt=0)] = 600.0
     probe_after: Annotated[float, Field(gt=0)] = 30.0
+    webhook_listen: Annotated[str, Field(pattern=r"^[^\s:]+:\d{1,5}$")] | None = None
+    webhook_public_url: Annotated[str, Field(pattern=r"^https?://[^/\s]+")] | None = None
 
 
 class ManifestIn(Strict):

@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from batch.errors import LockedError, StateError
 from batch.lifecycle import Row, Status, check
@@ -38,7 +38,21 @@ CREATE TABLE IF NOT EXISTS history (
 """
 
 
+class StateStore(Protocol):
+    """What the engine needs from durable state; `Store` (SQLite) implements it, a shared backend could too."""
+
+    def rows(self) -> dict[str, Row]: ...
+    def row(self, key: str) -> Row: ...
+    def insert(self, key: str, conversation: str, idx: int, fingerprint: str) -> None: ...
+    def replace(self, key: str, conversation: str, idx: int, fingerprint: str) -> None: ...
+    def move(self, key: str, new: Status, **fields: Any) -> Row: ...
+    def cached_hash(self, path: str, size: int, mtime_ns: int) -> str | None: ...
+    def remember_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None: ...
+
+
 class Store:
+    """SQLite implementation of `StateStore`, with the run lock."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock_handle: Any = None

@@ -6,12 +6,15 @@ import asyncio
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from batch import LockedError, load_manifest, open_run
+from batch.webhooks import Receiver, path_secret
 from tests.conftest import ROOT
 from tests.engine.conftest import FAST, SINGLES, MakeEmulator, write_manifest
 
@@ -193,3 +196,51 @@ async def test_a_hundred_recordings_from_the_corpus(make_emulator: MakeEmulator,
     assert stats["peak_concurrent_jobs"] == 5
     state = await emu.control("state")
     _outputs_match_state(tmp_path / "out", state, json.loads((tmp_path / "out" / "report.json").read_text()))
+
+
+async def test_webhook_notices_wake_polling_early(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """With the receiver on, job notices trigger early polls: the run ends long before the first scheduled poll."""
+    emu = await make_emulator(time_scale=0.002)
+    extra = 'webhook_listen = "127.0.0.1:0"\npoll_min = 30\npoll_cap = 30'
+    manifest = write_manifest(tmp_path, [("a", ["solo-memo.wav"]), ("b", ["interview.wav", "panel.wav"])], extra=extra)
+    loaded = load_manifest(manifest, environ=emu.env())
+    started = asyncio.get_running_loop().time()
+    async with open_run(loaded, on_event=emu.events.append) as run:
+        report = await asyncio.wait_for(run.run(), 25)
+    assert report.ok
+    assert asyncio.get_running_loop().time() - started < 15  # without notices the first poll alone waits 30 s
+    stats = await emu.control("stats")
+    assert stats["webhooks_sent"] >= 9 and stats.get("webhooks_failed", 0) == 0
+    listening = next(e.detail for e in emu.events if e.event == "webhooks")
+    assert listening is not None and listening.startswith("listening on http://127.0.0.1:")
+
+
+async def test_webhook_receiver_rejects_requests_without_its_secret() -> None:
+    """A notice to any path but the secret one is a 404 and wakes nothing."""
+    woken: list[str] = []
+    receiver = Receiver(secret=path_secret("s3cret"), notify=woken.append)
+    url = await receiver.start("127.0.0.1", 0, None)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(receiver.base_url + "/symbl-batch/guess", json={"jobId": "x"}) as resp:
+                assert resp.status == 404
+            async with http.post(url, json={"id": "job-1", "status": "completed"}) as resp:
+                assert resp.status == 200
+    finally:
+        await receiver.stop()
+    assert woken == ["job-1"] and "s3cret" not in url
+
+
+async def test_a_timed_out_job_keeps_its_id_and_is_adopted_by_the_next_run(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    """job_timeout passes: the segment is timed_out with its jobId; the next run polls that job, sends nothing."""
+    emu = await make_emulator(time_scale=0.1)
+    manifest = write_manifest(tmp_path, [("slow", ["solo-memo.wav"])])
+    first = await emu.run(manifest, options=replace(FAST, timing=replace(FAST.timing, job_timeout=0.3)))
+    (row,) = first.segments
+    assert row["status"] == "timed_out" and row["jobId"]
+    second = await emu.run(manifest)
+    assert second.ok and second.segments[0]["jobId"] == row["jobId"]
+    assert (await emu.control("stats"))["jobs_submitted"] == 1
+    assert any(e.event == "adopted" for e in emu.events)
