@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from batch import LockedError, load_manifest, open_run
 from batch.webhooks import Receiver, path_secret
@@ -244,3 +245,25 @@ async def test_a_timed_out_job_keeps_its_id_and_is_adopted_by_the_next_run(
     assert second.ok and second.segments[0]["jobId"] == row["jobId"]
     assert (await emu.control("stats"))["jobs_submitted"] == 1
     assert any(e.event == "adopted" for e in emu.events)
+
+
+async def test_url_manifest_example_runs_through_the_engine(
+    make_emulator: MakeEmulator, aiohttp_server: Any, tmp_path: Path
+) -> None:
+    """manifests/urls.toml: URL segments (audio and video) are fetched by the API; results match a file upload."""
+    app = web.Application()
+    app.router.add_static("/media", ROOT / "corpus" / "media")
+    server = await aiohttp_server(app)
+    text = (ROOT / "manifests" / "urls.toml").read_text()
+    text = text.replace("http://127.0.0.1:8765", str(server.make_url("")).rstrip("/"))
+    text = text.replace("../corpus/", f"{ROOT / 'corpus'}/").replace('"../urls-output"', f'"{tmp_path / "out"}"')
+    manifest = tmp_path / "urls.toml"
+    manifest.write_text(text)
+    emu = await make_emulator()
+    report = await emu.run(manifest)
+    assert report.ok, report.segments
+    state = await emu.control("state")
+    kinds = sorted(s["mediaKind"] for c in state["conversations"] for s in c["segments"])
+    assert kinds == ["mp4", "wav", "wav"]
+    transcript = (tmp_path / "out" / "remote-interview" / "transcript.txt").read_text()
+    assert "Can you tell me about your last project?" in transcript
