@@ -51,16 +51,11 @@ class Problems:
 def load(path: Path, *, environ: dict[str, str] | None = None) -> Manifest:
     """Parse and check a manifest; raise InputError listing every problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{path}: cannot read the manifest ({exc}); give a readable UTF-8 TOML or JSONL file"
-        ) from None
     if path.suffix.lower() == ".jsonl":
-        raw, lines = _jsonl(path, text)
+        raw, lines = _jsonl(path)
         problems = Problems(path, lambda where: _jsonl_line(lines, where))
     elif path.suffix.lower() == ".toml":
+        text = _read(path)
         raw = _toml(path, text)
         problems = Problems(path, lambda where: toml_line(text, where))
     else:
@@ -77,6 +72,15 @@ def load(path: Path, *, environ: dict[str, str] | None = None) -> Manifest:
     return manifest
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: cannot read the manifest ({exc}); give a readable UTF-8 TOML or JSONL file"
+        ) from None
+
+
 def _toml(path: Path, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
@@ -84,8 +88,19 @@ def _toml(path: Path, text: str) -> dict[str, Any]:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _jsonl_objects(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(text.splitlines(), 1):
+def _jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The file's objects with their line numbers, read line by line (never the whole file at once)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            yield from _objects(path, handle)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: cannot read the manifest ({exc}); give a readable UTF-8 TOML or JSONL file"
+        ) from None
+
+
+def _objects(path: Path, lines: Iterator[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
@@ -99,11 +114,11 @@ def _jsonl_objects(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]
         yield number, item
 
 
-def _jsonl(path: Path, text: str) -> tuple[dict[str, Any], dict[Where, int]]:
+def _jsonl(path: Path) -> tuple[dict[str, Any], dict[Where, int]]:
     raw: dict[str, Any] = {"people": [], "conversations": []}
     lines: dict[Where, int] = {}
     by_id: dict[str, dict[str, Any]] = {}
-    for number, item in _jsonl_objects(path, text):
+    for number, item in _jsonl_objects(path):
         if set(item) <= {"api", "defaults"} and item:
             for key in item:
                 raw[key], lines[(key,)] = item[key], number
