@@ -1,52 +1,40 @@
-"""`symbl-batch`: the command line.
+"""`symbl-batch`: the command line (click), for people at a terminal and for cron.
 
-    symbl-batch run MANIFEST [--emulator] [--state PATH] [--output DIR] [--concurrency N]
-    symbl-batch emulator [OPTIONS]      the Symbl API emulator, standalone
-
-Exit codes: 0 every recording saved; 1 some recordings did not finish (reported); 2 bad input or
-configuration; 3 another run holds the state's lock; 130 interrupted (state stays consistent; re-run resumes).
-Logs: one JSON object per line on stderr for every transition, carrying segment, conversation, conversation id,
-job id and manifest line. Secrets never appear in them.
+Exit codes: 0 every recording saved; 1 some recordings did not finish (reported); 2 bad input or configuration;
+3 another run holds the state's lock; 130 interrupted (the state stays consistent; the same command resumes).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-import orjson
+import click
 from aiohttp import web
+from rich.console import Console
+from rich.table import Table
 
+from batch import dryrun, logs, prepare, status
 from batch import manifest as manifest_module
 from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from batch.emulator.cli import main as emulator_main
-from batch.errors import InputError, LockedError, StateError
+from batch.errors import BatchError, InputError, LockedError, StateError
 from batch.events import Event
 from batch.models import Manifest
+from batch.progress import ProgressView
+from batch.render import clock
 from batch.report import Report
-from batch.runner import open_run, options_for
+from batch.runner import open_run, options_for, override
+from batch.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EMULATOR_SETTINGS = Settings(time_scale=0.01, concurrency_limit=5)
-
-
-def _log(event: Event) -> None:
-    sys.stderr.write(orjson.dumps(event.as_dict()).decode() + "\n")
-    sys.stderr.flush()
-
-
-def _summary(report: Report) -> str:
-    lines = ["", f"{'segment':<36} {'status':<10} {'messages':>8}  error"]
-    for row in report.segments:
-        lines.append(f"{row['segment']:<36} {row['status']:<10} {row['messages']:>8}  {row['error'] or ''}")
-    lines.append("totals: " + ", ".join(f"{k} {v}" for k, v in sorted(report.totals.items())))
-    return "\n".join(lines)
 
 
 @contextlib.asynccontextmanager
@@ -71,81 +59,183 @@ async def embedded_emulator(manifest: Manifest) -> AsyncIterator[Manifest]:
         await runner.cleanup()
 
 
-async def _run(args: argparse.Namespace) -> int:
-    loaded = manifest_module.load(Path(args.manifest))
-    async with contextlib.AsyncExitStack() as stack:
-        if args.emulator:
-            loaded = await stack.enter_async_context(embedded_emulator(loaded))
-        options = replace(options_for(loaded), restart_unfinished=args.emulator)
-        run = await stack.enter_async_context(
-            open_run(
-                loaded,
-                options=options,
-                on_event=_log,
-                state=args.state,
-                output=args.output,
-                concurrency=args.concurrency,
-            )
+class Output:
+    """Where logs and the progress view go: JSON lines or text on stderr; the summary on stdout."""
+
+    def __init__(self, *, log_format: str, threshold: int, progress: bool) -> None:
+        self.log_format, self.threshold = log_format, threshold
+        self.err = Console(stderr=True)
+        self.view: ProgressView | None = None
+        self.progress = progress
+
+    def event(self, event: Event) -> None:
+        if logs.LEVELS[logs.level(event)] < self.threshold:
+            return
+        line = logs.as_json(event) if self.log_format == "json" else logs.as_text(event)
+        if self.view is not None:
+            self.view.log(line)
+        else:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+
+def summary_table(report: Report, output: Path) -> Table:
+    table = Table(
+        title=f"symbl-batch: {', '.join(f'{k} {v}' for k, v in sorted(report.totals.items()))}",
+        caption=f"results in {output} (report.json, report.md)",
+    )
+    for column in ("segment", "status", "messages", "conversation id", "error"):
+        table.add_column(column, justify="right" if column == "messages" else "left", overflow="fold")
+    for row in report.segments:
+        style = None if row["status"] == "saved" else "red"
+        table.add_row(
+            row["segment"],
+            row["status"],
+            str(row["messages"]),
+            row["conversationId"] or "",
+            row["error"] or "",
+            style=style,
         )
+    return table
+
+
+async def _run(loaded: Manifest, *, emulator: bool, out: Output) -> int:
+    async with contextlib.AsyncExitStack() as stack:
+        if emulator:
+            loaded = await stack.enter_async_context(embedded_emulator(loaded))
+        options = replace(options_for(loaded), restart_unfinished=emulator)
+        run = await stack.enter_async_context(open_run(loaded, options=options, on_event=out.event))
+        if out.progress:
+            out.view = stack.enter_context(ProgressView(out.err, run.snapshot))
         report = await run.run()
-    print(_summary(report))
+    out.view = None
+    Console(width=160 if not sys.stdout.isatty() else None).print(summary_table(report, loaded.api.output))
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-def _run_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="symbl-batch run", description="Process every recording of a manifest.")
-    p.add_argument("manifest", help="a .toml or .jsonl manifest")
-    p.add_argument("--emulator", action="store_true", help="start the embedded emulator and run against it")
-    p.add_argument("--state", type=Path, help="state file (default: <output>/state.sqlite)")
-    p.add_argument("--output", type=Path, help="output directory (default: the manifest's api.output)")
-    p.add_argument("--concurrency", type=int, help="concurrent-job ceiling (default: the manifest's api.concurrency)")
-    return p
+async def _dry_run(loaded: Manifest) -> int:
+    rows: dict[str, Any] = {}
+    speed = None
+    hashes = prepare.MemoryHashes()
+    if loaded.api.state.is_file():
+        store = Store(loaded.api.state).open_readonly()
+        try:
+            rows, speed = store.rows(), (store.read_meta("progress") or {}).get("speed")
+            hashes = prepare.MemoryHashes(store)
+            prints = {s.key: await prepare.fingerprint(hashes, s) for s in loaded.segments()}
+        finally:
+            store.close()
+    else:
+        prints = {s.key: await prepare.fingerprint(hashes, s) for s in loaded.segments()}
+    plan = dryrun.plan(loaded, prints, rows, speed=speed)
+    table = Table(title=f"dry run of {loaded.path}: nothing is sent")
+    for column in ("#", "segment", "source", "kind", "size", "duration", "action"):
+        table.add_column(column, overflow="fold")
+    for step in plan.steps:
+        seg = step.segment
+        table.add_row(
+            str(step.order),
+            seg.key,
+            str(seg.file or seg.url),
+            seg.kind,
+            f"{seg.size:,} B" if seg.size else "-",
+            ("" if step.measured else "≈") + clock(step.seconds),
+            step.action,
+        )
+    console = Console(width=160 if not sys.stdout.isatty() else None)
+    console.print(table)
+    basis = "measured by an earlier run" if plan.speed_measured else "assumed"
+    console.print(
+        f"media to process: {clock(plan.media_seconds)}; estimated job time {clock(plan.job_seconds)} "
+        f"at {plan.speed:.3f} s per media second ({basis}); wall time at ceiling {plan.ceiling}: "
+        f"{clock(plan.wall_seconds)}",
+        markup=False,
+    )
+    skipped = sum(step.action.startswith("skip") for step in plan.steps)
+    console.print(f"a resume would skip {skipped} saved segment(s); state: {loaded.api.state}", markup=False)
+    return EXIT_OK
 
 
-def run_command(argv: list[str]) -> int:
-    args = _run_parser().parse_args(argv)
-    if args.concurrency is not None and args.concurrency < 1:
-        print("symbl-batch: --concurrency must be at least 1", file=sys.stderr)
-        return EXIT_INPUT
+def _guarded(work: Any) -> int:
     try:
-        return asyncio.run(_run(args))
+        return int(asyncio.run(work))
     except LockedError as exc:
-        print(f"symbl-batch: {exc}", file=sys.stderr)
+        click.echo(f"symbl-batch: {exc}", err=True)
         return EXIT_LOCKED
     except (InputError, StateError) as exc:
-        print(f"symbl-batch: {exc}", file=sys.stderr)
+        click.echo(f"symbl-batch: {exc}", err=True)
         return EXIT_INPUT
     except KeyboardInterrupt:
-        print(
-            "symbl-batch: interrupted; the state is consistent, run the same command again to resume", file=sys.stderr
-        )
+        click.echo("symbl-batch: interrupted; the state is consistent, run the same command again to resume", err=True)
         return EXIT_INTERRUPTED
 
 
-USAGE = """symbl-batch COMMAND [ARGS]
-
-commands:
-  run MANIFEST [--emulator] [--state PATH] [--output DIR] [--concurrency N]
-                       process every recording of a manifest (see README)
-  emulator [OPTIONS]   run the Symbl API emulator standalone (see `symbl-batch emulator --help`)
-"""
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Run recordings through the Symbl.ai Async API with speaker separation, exactly once."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(USAGE)
-        return EXIT_OK if args else EXIT_INPUT
-    command, rest = args[0], args[1:]
-    commands: dict[str, Callable[[list[str]], int]] = {
-        "run": run_command,
-        "emulator": emulator_main,
-    }
-    if command not in commands:
-        print(f"symbl-batch: unknown command '{command}'; valid commands: {', '.join(commands)}", file=sys.stderr)
-        return EXIT_INPUT
-    return commands[command](rest)
+@main.command()
+@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Validate, probe media, estimate, print the order. Send nothing.")
+@click.option("--emulator", is_flag=True, help="Start the embedded emulator and run against it.")
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Output directory.")
+@click.option("--state", type=click.Path(path_type=Path, dir_okay=False), help="State file.")
+@click.option("--concurrency", type=click.IntRange(min=1, max=1000), help="Concurrent-job ceiling.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on when stderr is a TTY).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Default: json off a TTY, text on one.")
+@click.option("-v", "--verbose", count=True, help="Also log every poll.")
+@click.option("-q", "--quiet", count=True, help="Log only warnings and errors.")
+def run(
+    *,
+    manifest: Path,
+    dry_run: bool,
+    emulator: bool,
+    output: Path | None,
+    state: Path | None,
+    concurrency: int | None,
+    progress: bool | None,
+    log_format: str | None,
+    verbose: int,
+    quiet: int,
+) -> None:
+    """Process every recording of MANIFEST (.toml or .jsonl); re-running resumes."""
+    tty = sys.stderr.isatty()
+    show_progress = tty if progress is None else progress
+    out = Output(
+        log_format=log_format or ("text" if tty else "json"),
+        threshold=logs.LEVELS["warning"] if show_progress and not verbose else logs.threshold(verbose, quiet),
+        progress=show_progress,
+    )
+
+    async def work() -> int:
+        loaded = override(manifest_module.load(manifest), state=state, output=output, concurrency=concurrency)
+        if dry_run:
+            return await _dry_run(loaded)
+        return await _run(loaded, emulator=emulator, out=out)
+
+    sys.exit(_guarded(work()))
+
+
+@main.command(name="status")
+@click.argument("state", type=click.Path(path_type=Path, dir_okay=False), default="output/state.sqlite")
+def status_command(state: Path) -> None:
+    """Where the run of STATE stands (a state file, or a manifest whose state to read)."""
+    try:
+        if state.suffix in (".toml", ".jsonl"):
+            state = manifest_module.load(state).api.state
+        click.echo(status.describe(status.read(state)))
+    except BatchError as exc:
+        click.echo(f"symbl-batch: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def emulator(args: tuple[str, ...]) -> None:
+    """The Symbl API emulator, standalone (`symbl-batch emulator --help` for its options)."""
+    sys.exit(emulator_main(list(args)))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

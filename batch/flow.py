@@ -195,6 +195,7 @@ class Flow:
                 continue
             else:
                 reason = "the job ended failed"
+                self._event("polled", segment, detail=status)
             if status == "completed":
                 self._learn_speed(segment, self.clock() - started)
                 self.store.move(segment.key, Status.FINISHED)

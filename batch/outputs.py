@@ -2,7 +2,8 @@
 
 Per conversation, under `<output>/<conversation id>/`: conversation.json, messages.json, members.json,
 insights.json, questions.json, action-items.json, follow-ups.json, topics.json, segments.json (which messages
-each segment produced) and transcript.txt. The run report is `<output>/report.json`.
+each segment produced), transcript.txt, transcript.md and timeline.svg. The run report is
+`<output>/report.json` and `<output>/report.md`.
 Rule: a conversation id is a safe folder name (schema.SAFE_ID), and the resolved folder must lie inside the
 output directory; anything else is refused rather than written.
 """
@@ -16,6 +17,7 @@ from typing import Any
 import aiofiles
 import orjson
 
+from batch import render
 from batch.errors import InputError
 
 ENDPOINTS = (
@@ -71,5 +73,14 @@ async def save_conversation(
     for name, value in parts.items():
         await write_json(folder / f"{name}.json", value)
     await write_json(folder / "segments.json", segments)
-    await write_bytes(folder / "transcript.txt", transcript(parts.get("messages", [])).encode())
+    messages = parts.get("messages", [])
+    title = str(parts.get("conversation", {}).get("name") or conversation)
+    await write_bytes(folder / "transcript.txt", transcript(messages).encode())
+    await write_bytes(folder / "transcript.md", render.transcript_markdown(title, messages, segments).encode())
+    await write_bytes(folder / "timeline.svg", render.timeline_svg(title, messages, segments).encode())
     return folder
+
+
+async def save_report(output: Path, report: dict[str, Any]) -> None:
+    await write_json(output / "report.json", report)
+    await write_bytes(output / "report.md", render.report_markdown(report).encode())

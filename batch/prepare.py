@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import os
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 
@@ -39,7 +40,26 @@ def _where(path: Path) -> str:
     return os.path.abspath(path)
 
 
-async def content_hash(store: StateStore, path: Path) -> str:
+class HashCache(Protocol):
+    def cached_hash(self, path: str, size: int, mtime_ns: int) -> str | None: ...
+    def remember_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None: ...
+
+
+class MemoryHashes:
+    """A hash cache that reads through to a (read-only) store and remembers in memory: for dry runs."""
+
+    def __init__(self, backing: HashCache | None = None) -> None:
+        self._backing, self._seen = backing, dict[tuple[str, int, int], str]()
+
+    def cached_hash(self, path: str, size: int, mtime_ns: int) -> str | None:
+        found = self._seen.get((path, size, mtime_ns))
+        return found or (self._backing.cached_hash(path, size, mtime_ns) if self._backing else None)
+
+    def remember_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
+        self._seen[(path, size, mtime_ns)] = sha256
+
+
+async def content_hash(store: HashCache, path: Path) -> str:
     stat = await asyncio.to_thread(path.stat)
     where = _where(path)
     cached = store.cached_hash(where, stat.st_size, stat.st_mtime_ns)
@@ -50,7 +70,7 @@ async def content_hash(store: StateStore, path: Path) -> str:
     return digest
 
 
-async def fingerprint(store: StateStore, segment: Segment) -> str:
+async def fingerprint(store: HashCache, segment: Segment) -> str:
     source = await content_hash(store, segment.file) if segment.file is not None else f"url:{segment.url}"
     described = orjson.dumps(
         {"source": source, "kind": segment.kind, "params": segment.params}, option=orjson.OPT_SORT_KEYS
@@ -88,7 +108,8 @@ def restart_unfinished(store: StateStore, manifest: Manifest) -> list[str]:
     rows = store.rows()
     for conversation in manifest.conversations:
         mine = [rows[s.key] for s in conversation.segments if s.key in rows]
-        if mine and any(r.status is not Status.SAVED for r in mine):
+        started = any(r.status is not Status.PENDING for r in mine)
+        if started and any(r.status is not Status.SAVED for r in mine):
             for row in mine:
                 store.replace(row.key, row.conversation, row.idx, row.fingerprint)
             notes.append(f"{conversation.id}: unfinished on a server that is gone; starting it afresh")

@@ -30,6 +30,7 @@ from batch.lifecycle import Status
 from batch.models import Manifest
 from batch.report import Report, build_report
 from batch.slots import SlotController
+from batch.snapshot import Snapshot, take
 from batch.store import StateStore, Store
 from batch.webhooks import Receiver, path_secret
 
@@ -76,6 +77,25 @@ class Runner:
         )
         self._running: set[str] = set()
         self._conversations = [list(c.segments) for c in manifest.conversations]
+        self._published = 0.0
+
+    def snapshot(self) -> Snapshot:
+        """Counts per status, slots in use and the ceiling, and the ETA, as of now."""
+        return take(
+            self._conversations,
+            self.store.rows(),
+            in_use=self.slots.in_use,
+            ceiling=self.slots.limit,
+            speed=self.flow.speed,
+        )
+
+    def _publish(self, *, force: bool = False) -> None:
+        """Write the snapshot to the state at most once a second, for `symbl-batch status`."""
+        now = self.clock()
+        if force or now - self._published >= 1.0:
+            self._published = now
+            facts = {"updated_at": time.time(), "speed": self.flow.speed}
+            self.store.write_meta("progress", self.snapshot().as_dict() | facts)
 
     async def run(self) -> Report:
         api = self.manifest.api
@@ -100,9 +120,10 @@ class Runner:
         async with asyncio.TaskGroup() as group:
             self._adopt(group)
             while await self._step(group):
-                pass
+                self._publish()
+        self._publish(force=True)
         report = build_report(self.manifest, self.store.rows())
-        await outputs.write_json(self.manifest.api.output / "report.json", report.as_dict())
+        await outputs.save_report(self.manifest.api.output, report.as_dict())
         return report
 
     def _spawn(self, group: asyncio.TaskGroup, key: str, work: Awaitable[None]) -> None:
@@ -205,7 +226,7 @@ async def open_run(
     Validates the manifest (InputError), takes the state's lock (LockedError), and closes everything after.
     """
     loaded = manifest if isinstance(manifest, Manifest) else manifest_module.load(Path(manifest))
-    loaded = _override(loaded, state=state, output=output, concurrency=concurrency)
+    loaded = override(loaded, state=state, output=output, concurrency=concurrency)
     app_id, app_secret = credentials(loaded)
     options = options or options_for(loaded)
     with Store(loaded.api.state) as store:
@@ -221,7 +242,7 @@ async def open_run(
                 await http.close()
 
 
-def _override(manifest: Manifest, **changes: Any) -> Manifest:
+def override(manifest: Manifest, **changes: Any) -> Manifest:
     api = replace(manifest.api, **{k: v for k, v in changes.items() if v is not None})
     if changes.get("output") is not None and changes.get("state") is None:
         api = replace(api, state=api.output / "state.sqlite")

@@ -48,6 +48,8 @@ class StateStore(Protocol):
     def move(self, key: str, new: Status, **fields: Any) -> Row: ...
     def cached_hash(self, path: str, size: int, mtime_ns: int) -> str | None: ...
     def remember_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None: ...
+    def write_meta(self, key: str, value: Any) -> None: ...
+    def read_meta(self, key: str) -> Any: ...
 
 
 class Store:
@@ -57,6 +59,24 @@ class Store:
         self.path = path
         self._lock_handle: Any = None
         self._db: sqlite3.Connection | None = None
+
+    def open_readonly(self) -> Store:
+        """For `status` and `--dry-run`: no lock, no writes; a missing file is a StateError."""
+        if not self.path.is_file():
+            raise StateError(
+                f"{self.path}: no state file here; give the state of a run (default <output>/state.sqlite)"
+            )
+        try:
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            self._check_version(readonly=True)
+            self.rows()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StateError(f"{self.path}: not a usable state file ({exc})") from None
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     def open(self) -> Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,8 +108,10 @@ class Store:
             raise LockedError(f"{self.path}: another run holds the lock ({lock_path}); wait for it to finish") from None
         self._lock_handle = handle
 
-    def _check_version(self) -> None:
+    def _check_version(self, *, readonly: bool = False) -> None:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None and readonly:
+            raise StateError(f"{self.path}: not a symbl-batch state file (no schema version)")
         if row is None:
             self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         elif not row[0].isdigit() or int(row[0]) > SCHEMA_VERSION:
@@ -182,6 +204,15 @@ class Store:
 
     def row(self, key: str) -> Row:
         return self.rows()[key]
+
+    # --- run facts for `status` (never secrets) --------------------------------------------------------
+    def write_meta(self, key: str, value: Any) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def read_meta(self, key: str) -> Any:
+        found = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(found[0]) if found else None
 
     # --- file fingerprints ----------------------------------------------------------------------------
     def cached_hash(self, path: str, size: int, mtime_ns: int) -> str | None:

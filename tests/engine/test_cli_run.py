@@ -92,7 +92,7 @@ async def test_embedded_emulator_run_exits_0_with_json_logs(tmp_path: Path) -> N
     """README's main command: every recording saved, exit 0, one parseable JSON log line per event with ids."""
     code, out, err = await run_cli("manifests/demo.toml", "--emulator", "--output", str(tmp_path / "out"))
     assert code == 0, err
-    assert "totals: saved 10" in out
+    assert "symbl-batch: saved 10" in out
     events = [json.loads(line) for line in err.splitlines()]
     saved = [e for e in events if e["event"] == "saved"]
     assert len(saved) == 10
@@ -135,8 +135,8 @@ async def test_failed_recordings_exit_1(tmp_path: Path) -> None:
         emu.proc.send_signal(signal.SIGTERM)
         await emu.proc.wait()
     assert code == 1
-    assert re.search(r"video-brief/1\s+failed\s+0\s+the job ended failed", out)
-    assert "saved 9" in out
+    assert re.search(r"video-brief/1\s+│\s+failed\s+│\s+0\s+│.*│\s+the job ended failed", out)
+    assert "symbl-batch: failed 1, saved 9" in out
 
 
 async def _run_until_killed(manifest: Path, env: dict[str, str], after_events: int) -> None:

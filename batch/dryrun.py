@@ -1,0 +1,81 @@
+"""What a run would do, without sending anything: order, media facts, estimates, and what a resume would skip.
+
+Pure given its inputs: the manifest, each segment's fingerprint, and the rows of an earlier run (if any).
+Estimates: processing time = media seconds x speed (the speed an earlier run measured, else an assumption);
+wall time at the ceiling = max(total processing / ceiling, the longest conversation's processing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from batch.lifecycle import IN_FLIGHT, Row, Status
+from batch.models import Manifest, Segment
+from batch.planner import estimated_seconds
+
+ASSUMED_SPEED = 0.1  # processing seconds per media second when no run has measured it
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    order: int
+    segment: Segment
+    seconds: float
+    measured: bool  # duration from the media header, not estimated from the size
+    action: str  # submit | append | skip (saved) | adopt (in flight) | redo (changed) | retry
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    steps: list[Step]
+    media_seconds: float
+    job_seconds: float
+    wall_seconds: float
+    speed: float
+    speed_measured: bool
+    ceiling: int
+
+
+def _action(segment: Segment, row: Row | None, fingerprint: str) -> str:
+    if row is None:
+        return "append" if segment.index else "submit"
+    if row.fingerprint != fingerprint:
+        return "redo (changed)"
+    if row.status is Status.SAVED:
+        return "skip (saved)"
+    if row.status in IN_FLIGHT or row.status in (Status.FINISHED, Status.TIMED_OUT):
+        return f"adopt ({row.status.value})"
+    if row.status is Status.STUCK:
+        return "leave (stuck)"
+    return "retry" if row.status in (Status.FAILED, Status.BLOCKED) else ("append" if segment.index else "submit")
+
+
+def submission_order(manifest: Manifest) -> list[Segment]:
+    """The planner's order with every job finishing instantly: longest ready segment first, appends after."""
+    heads = {c.id: 0 for c in manifest.conversations}
+    chains = {c.id: c.segments for c in manifest.conversations}
+    order: list[Segment] = []
+    while True:
+        ready = [chains[c][i] for c, i in heads.items() if i < len(chains[c])]
+        if not ready:
+            return order
+        best = min(ready, key=lambda s: (-estimated_seconds(s), s.key))
+        order.append(best)
+        heads[best.conversation] += 1
+
+
+def plan(
+    manifest: Manifest, fingerprints: Mapping[str, str], rows: Mapping[str, Row], *, speed: float | None
+) -> DryRun:
+    used = speed if speed else ASSUMED_SPEED
+    steps = [
+        Step(n, s, estimated_seconds(s), s.duration is not None, _action(s, rows.get(s.key), fingerprints[s.key]))
+        for n, s in enumerate(submission_order(manifest), 1)
+    ]
+    todo = [st for st in steps if not st.action.startswith(("skip", "leave"))]
+    media = sum(st.seconds for st in todo)
+    chains = [sum(st.seconds for st in todo if st.segment.conversation == c.id) for c in manifest.conversations]
+    ceiling = manifest.api.concurrency
+    wall = max(media / ceiling, max(chains, default=0.0)) * used
+    return DryRun(steps, media, media * used, wall, used, speed is not None, ceiling)

@@ -1,0 +1,97 @@
+"""Readable outputs: a Markdown transcript, an SVG speaker timeline, a Markdown run report. Pure: data in, text out.
+
+Names are shown as the API reports them when the results are saved, i.e. after any renames and merges.
+Every name and text is escaped for its format; nothing from the API becomes markup.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
+ROW, LEFT, TOP, WIDTH = 28, 170, 34, 1000
+
+
+def clock(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    return f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
+
+
+def speaker(message: dict[str, Any]) -> str:
+    return str((message.get("from") or {}).get("name") or "Unknown speaker")
+
+
+def _md(text: str) -> str:
+    """Escape Markdown control characters so transcript text stays text."""
+    return "".join("\\" + c if c in "\\`*_{}[]<>()#+-!|" else c for c in text)
+
+
+def transcript_markdown(title: str, messages: Sequence[dict[str, Any]], segments: Sequence[dict[str, Any]]) -> str:
+    """`# title`, then per segment a heading and one line per message: **[hh:mm:ss] Speaker:** text."""
+    starts = {ids[0]: n for n, s in enumerate(segments, 1) if (ids := s.get("messageIds"))}
+    lines = [f"# {_md(title)}", ""]
+    for message in messages:
+        if message.get("id") in starts:
+            n = starts[message["id"]]
+            lines += ["", f"## Segment {n}" + (" (append)" if n > 1 else ""), ""]
+        stamp = clock(float(message.get("timeOffset") or 0))
+        lines.append(f"**[{stamp}] {_md(speaker(message))}:** {_md(str(message.get('text', '')))}  ")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def timeline_svg(title: str, messages: Sequence[dict[str, Any]], segments: Sequence[dict[str, Any]]) -> str:
+    """Who spoke when: one row per speaker, one bar per message, dashed lines where segments begin."""
+    names = list(dict.fromkeys(speaker(m) for m in messages))
+    end = max((float(m.get("timeOffset") or 0) + float(m.get("duration") or 0) for m in messages), default=1.0)
+    scale = WIDTH / max(end, 1.0)
+    height = TOP + ROW * max(1, len(names)) + 30
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{LEFT + WIDTH + 20}" height="{height}" '
+        'font-family="sans-serif" font-size="12">',
+        f"<title>{html.escape(title)}</title>",
+        f'<text x="10" y="20" font-size="14" font-weight="bold">{html.escape(title)}</text>',
+    ]
+    for row, name in enumerate(names):
+        y = TOP + row * ROW
+        out.append(f'<text x="10" y="{y + 17}">{html.escape(name)}</text>')
+        for message in (m for m in messages if speaker(m) == name):
+            x = LEFT + float(message.get("timeOffset") or 0) * scale
+            w = max(1.0, float(message.get("duration") or 0) * scale)
+            tip = html.escape(str(message.get("text", "")))
+            out.append(
+                f'<rect x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="{ROW - 8}" '
+                f'fill="{PALETTE[row % len(PALETTE)]}"><title>{tip}</title></rect>'
+            )
+    by_id = {m.get("id"): m for m in messages}
+    for n, segment in enumerate(segments, 1):
+        first = by_id.get((segment.get("messageIds") or [None])[0])
+        if first is None:
+            continue
+        x = LEFT + float(first.get("timeOffset") or 0) * scale
+        out.append(
+            f'<line x1="{x:.1f}" y1="{TOP - 6}" x2="{x:.1f}" y2="{height - 24}" stroke="#555" stroke-dasharray="4 3"/>'
+        )
+        out.append(f'<text x="{x + 3:.1f}" y="{height - 10}" fill="#555">segment {n}</text>')
+    out.append(f'<text x="{LEFT}" y="{height - 10}" fill="#555">0:00</text>')
+    out.append(f'<text x="{LEFT + WIDTH - 40}" y="{height - 10}" fill="#555">{clock(end)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "# symbl-batch run report",
+        "",
+        "Totals: " + ", ".join(f"{k} {v}" for k, v in sorted(report["totals"].items())),
+        "",
+        "| segment | status | messages | conversation id | error |",
+        "|---|---|---:|---|---|",
+    ]
+    for s in report["segments"]:
+        error = _md(s["error"] or "").replace("\n", " ")
+        lines.append(
+            f"| {_md(s['segment'])} | {s['status']} | {s['messages']} | {s['conversationId'] or ''} | {error} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,71 @@
+"""`symbl-batch status`: what a state file says about a run, read without taking its lock."""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from batch.lifecycle import Row, Status
+from batch.render import clock
+from batch.store import Store
+
+PROBLEMS = frozenset({Status.FAILED, Status.STUCK, Status.TIMED_OUT, Status.BLOCKED, Status.UNKNOWN})
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    path: Path
+    running: bool
+    counts: dict[str, int]
+    progress: dict[str, Any] | None
+    problems: list[Row]
+
+
+def running(state: Path) -> bool:
+    """True when a run holds the state's lock right now."""
+    lock = state.with_name(state.name + ".lock")
+    if not lock.exists():
+        return False
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def read(state: Path) -> StatusReport:
+    store = Store(state).open_readonly()
+    try:
+        rows = store.rows()
+        progress = store.read_meta("progress")
+    finally:
+        store.close()
+    counts = dict(Counter(r.status.value for r in rows.values()))
+    problems = sorted((r for r in rows.values() if r.status in PROBLEMS), key=lambda r: r.key)
+    return StatusReport(state, running(state), counts, progress, problems)
+
+
+def describe(report: StatusReport, *, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    total = sum(report.counts.values())
+    lines = [
+        f"state:    {report.path}",
+        f"run:      {'active' if report.running else 'not running'}",
+        f"segments: {total} (" + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) + ")",
+    ]
+    progress = report.progress
+    if progress:
+        age = now - float(progress.get("updated_at", now))
+        lines.append(f"slots:    {progress['in_use']} in use / ceiling {progress['ceiling']} (as of {clock(age)} ago)")
+        if report.running and progress.get("eta_seconds") is not None:
+            lines.append(f"ETA:      {clock(float(progress['eta_seconds']) - age)}")
+    if report.problems:
+        lines.append("problems:")
+        lines += [f"  {r.key:<32} {r.status.value:<10} {r.error or ''}" for r in report.problems]
+    return "\n".join(lines)
