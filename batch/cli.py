@@ -104,6 +104,8 @@ async def _run(loaded: Manifest, *, emulator: bool, out: Output) -> int:
         if emulator:
             loaded = await stack.enter_async_context(embedded_emulator(loaded))
         options = replace(options_for(loaded), restart_unfinished=emulator)
+        if emulator:  # its processing speed is known: the first polls need not guess
+            options = replace(options, timing=replace(options.timing, speed_guess=EMULATOR_SETTINGS.time_scale))
         run = await stack.enter_async_context(open_run(loaded, options=options, on_event=out.event))
         if out.progress:
             out.view = stack.enter_context(ProgressView(out.err, run.snapshot))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from batch.lifecycle import IN_FLIGHT, Row, Status
 from batch.models import Manifest, Segment
-from batch.planner import estimated_seconds
+from batch.planner import estimated_seconds, priority
 
 ASSUMED_SPEED = 0.1  # processing seconds per media second when no run has measured it
 
@@ -52,17 +52,17 @@ def _action(segment: Segment, row: Row | None, fingerprint: str) -> str:
 
 
 def submission_order(manifest: Manifest) -> list[Segment]:
-    """The planner's order with every job finishing instantly: longest ready segment first, appends after."""
+    """The planner's order if every job finished at once: its priority among heads, appends after their first."""
     heads = {c.id: 0 for c in manifest.conversations}
     chains = {c.id: c.segments for c in manifest.conversations}
     order: list[Segment] = []
     while True:
-        ready = [chains[c][i] for c, i in heads.items() if i < len(chains[c])]
+        ready = [(priority(chains[c], i), chains[c][i].key, c) for c, i in heads.items() if i < len(chains[c])]
         if not ready:
             return order
-        best = min(ready, key=lambda s: (-estimated_seconds(s), s.key))
-        order.append(best)
-        heads[best.conversation] += 1
+        *_, best = min(ready)
+        order.append(chains[best][heads[best]])
+        heads[best] += 1
 
 
 def plan(

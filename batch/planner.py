@@ -4,7 +4,8 @@ Rules:
 - a conversation has at most one segment in flight; segment k+1 is ready only when segment k is `saved`
   (the server would queue it anyway, and an append must never overlap its predecessor);
 - a segment whose predecessor failed, timed out or is stuck is `blocked` for this run;
-- among ready segments the longest known media goes first (fewest idle slot-seconds at the end of a batch);
+- among ready segments, the one with the most media left in its conversation (itself and the appends after
+  it) goes first, then the longest: the critical path starts early, so few slots idle at the end of a batch;
   unknown durations are estimated from the size.
 """
 
@@ -25,18 +26,24 @@ def estimated_seconds(segment: Segment) -> float:
     return segment.size / BYTES_PER_SECOND if segment.size else 60.0
 
 
+def priority(segments: Sequence[Segment], position: int) -> tuple[float, float]:
+    """Sort key (smaller first): the most media left in the conversation from here, then the longest segment."""
+    rest = sum(estimated_seconds(s) for s in segments[position:])
+    return (-rest, -estimated_seconds(segments[position]))
+
+
 def ready(conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row]) -> list[Segment]:
-    """The segments that may be submitted now, longest first."""
-    found = []
+    """The segments that may be submitted now, best first."""
+    found: list[tuple[tuple[float, float], str, Segment]] = []
     for segments in conversations:
-        for segment in segments:
+        for position, segment in enumerate(segments):
             status = rows[segment.key].status
             if status is Status.SAVED:
                 continue
             if status is Status.PENDING:
-                found.append(segment)
+                found.append((priority(segments, position), segment.key, segment))
             break  # only the first unfinished segment of a conversation is considered
-    return sorted(found, key=lambda s: (-estimated_seconds(s), s.key))
+    return [segment for *_, segment in sorted(found)]
 
 
 def blocked(conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row]) -> list[Segment]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
-ROW, LEFT, TOP, WIDTH = 28, 170, 34, 1000
+ROW, LEFT, TOP, WIDTH = 28, 170, 44, 1000
 
 
 def clock(seconds: float) -> str:
@@ -41,22 +41,40 @@ def transcript_markdown(title: str, messages: Sequence[dict[str, Any]], segments
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _member_key(message: dict[str, Any]) -> str:
+    """Rows are members, not names: after an append two members may both be called "Speaker 1"."""
+    sender = message.get("from") or {}
+    return str(sender.get("id") or sender.get("name") or "")
+
+
+def _labels(messages: Sequence[dict[str, Any]]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for message in messages:
+        key = _member_key(message)
+        if key not in labels:
+            name = speaker(message)
+            same = sum(1 for label in labels.values() if label.split(" (")[0] == name)
+            labels[key] = f"{name} ({same + 1})" if same else name
+    return labels
+
+
 def timeline_svg(title: str, messages: Sequence[dict[str, Any]], segments: Sequence[dict[str, Any]]) -> str:
-    """Who spoke when: one row per speaker, one bar per message, dashed lines where segments begin."""
-    names = list(dict.fromkeys(speaker(m) for m in messages))
+    """Who spoke when: one row per member, one bar per message, dashed lines where segments begin."""
+    labels = _labels(messages)
+    keys = list(labels)
     end = max((float(m.get("timeOffset") or 0) + float(m.get("duration") or 0) for m in messages), default=1.0)
     scale = WIDTH / max(end, 1.0)
-    height = TOP + ROW * max(1, len(names)) + 30
+    height = TOP + ROW * max(1, len(keys)) + 30
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{LEFT + WIDTH + 20}" height="{height}" '
         'font-family="sans-serif" font-size="12">',
         f"<title>{html.escape(title)}</title>",
         f'<text x="10" y="20" font-size="14" font-weight="bold">{html.escape(title)}</text>',
     ]
-    for row, name in enumerate(names):
+    for row, key in enumerate(keys):
         y = TOP + row * ROW
-        out.append(f'<text x="10" y="{y + 17}">{html.escape(name)}</text>')
-        for message in (m for m in messages if speaker(m) == name):
+        out.append(f'<text x="10" y="{y + 17}">{html.escape(labels[key])}</text>')
+        for message in (m for m in messages if _member_key(m) == key):
             x = LEFT + float(message.get("timeOffset") or 0) * scale
             w = max(1.0, float(message.get("duration") or 0) * scale)
             tip = html.escape(str(message.get("text", "")))
@@ -71,9 +89,9 @@ def timeline_svg(title: str, messages: Sequence[dict[str, Any]], segments: Seque
             continue
         x = LEFT + float(first.get("timeOffset") or 0) * scale
         out.append(
-            f'<line x1="{x:.1f}" y1="{TOP - 6}" x2="{x:.1f}" y2="{height - 24}" stroke="#555" stroke-dasharray="4 3"/>'
+            f'<line x1="{x:.1f}" y1="{TOP - 4}" x2="{x:.1f}" y2="{height - 24}" stroke="#555" stroke-dasharray="4 3"/>'
         )
-        out.append(f'<text x="{x + 3:.1f}" y="{height - 10}" fill="#555">segment {n}</text>')
+        out.append(f'<text x="{x + 3:.1f}" y="{TOP - 8}" fill="#555">segment {n}</text>')
     out.append(f'<text x="{LEFT}" y="{height - 10}" fill="#555">0:00</text>')
     out.append(f'<text x="{LEFT + WIDTH - 40}" y="{height - 10}" fill="#555">{clock(end)}</text>')
     out.append("</svg>")

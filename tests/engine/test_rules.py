@@ -87,13 +87,13 @@ def _row(segment: Segment, status: Status) -> Row:
 
 
 def test_planner_sends_only_the_next_segment_of_each_conversation_longest_first() -> None:
-    """Appends wait for their predecessor to be saved; ready work is ordered longest first."""
+    """Appends wait for their predecessor to be saved; the most media left in a conversation goes first."""
     a = [_segment("a", 0, 10), _segment("a", 1, 100)]
     b = [_segment("b", 0, 50)]
     c = [_segment("c", 0, 5), _segment("c", 1, 500)]
     rows = {s.key: _row(s, Status.PENDING) for s in a + b + c}
     rows["c/1"] = _row(c[0], Status.SUBMITTED)
-    assert [s.key for s in ready([a, b, c], rows)] == ["b/1", "a/1"]
+    assert [s.key for s in ready([a, b, c], rows)] == ["a/1", "b/1"]  # a: 10 + 100 left, b: 50
     rows["a/1"] = _row(a[0], Status.SAVED)
     assert [s.key for s in ready([a, b, c], rows)] == ["a/2", "b/1"]
     rows["c/1"] = _row(c[0], Status.FAILED)
