@@ -7,20 +7,26 @@ Library use:
         report = await run.run()
 """
 
+from batch.client import RetryPolicy, SymblClient
 from batch.errors import (
     ApiError,
     BatchError,
     InputError,
     LockedError,
+    NotFound,
     OutcomeUnknown,
     RateLimited,
     StateError,
+    Transport,
 )
 from batch.events import Event
 from batch.manifest import load as load_manifest
 from batch.models import Conversation, Manifest, Person, Segment
+from batch.outputs import conversation_dir, refresh
+from batch.outputs import write_bytes as write_file
 from batch.report import Report
-from batch.runner import Options, Runner, open_run
+from batch.runner import Options, Runner, credentials, open_run, override
+from batch.store import Store
 
 __all__ = [
     "ApiError",
@@ -30,14 +36,24 @@ __all__ = [
     "InputError",
     "LockedError",
     "Manifest",
+    "NotFound",
     "Options",
     "OutcomeUnknown",
     "Person",
     "RateLimited",
     "Report",
+    "RetryPolicy",
     "Runner",
     "Segment",
     "StateError",
+    "Store",
+    "SymblClient",
+    "Transport",
+    "conversation_dir",
+    "credentials",
     "load_manifest",
     "open_run",
+    "override",
+    "refresh",
+    "write_file",
 ]

@@ -32,6 +32,8 @@ from batch.render import clock
 from batch.report import Report
 from batch.runner import open_run, options_for, override
 from batch.store import Store
+from reconcile.cli import after_conversation_hook
+from reconcile.cli import group as reconcile_group
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EMULATOR_SETTINGS = Settings(time_scale=0.01, concurrency_limit=5)
@@ -99,7 +101,7 @@ def summary_table(report: Report, output: Path) -> Table:
     return table
 
 
-async def _run(loaded: Manifest, *, emulator: bool, out: Output) -> int:
+async def _run(loaded: Manifest, *, emulator: bool, out: Output, reconcile: bool) -> int:
     async with contextlib.AsyncExitStack() as stack:
         if emulator:
             loaded = await stack.enter_async_context(embedded_emulator(loaded))
@@ -107,6 +109,8 @@ async def _run(loaded: Manifest, *, emulator: bool, out: Output) -> int:
         if emulator:  # its processing speed is known: the first polls need not guess
             options = replace(options, timing=replace(options.timing, speed_guess=EMULATOR_SETTINGS.time_scale))
         run = await stack.enter_async_context(open_run(loaded, options=options, on_event=out.event))
+        if reconcile and loaded.people:
+            run.flow.after_conversation = after_conversation_hook(run, use_voice=True, emit=out.event)
         if out.progress:
             out.view = stack.enter_context(ProgressView(out.err, run.snapshot))
         report = await run.run()
@@ -188,6 +192,11 @@ def main() -> None:
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="Default: json off a TTY, text on one.")
 @click.option("-v", "--verbose", count=True, help="Also log every poll.")
 @click.option("-q", "--quiet", count=True, help="Log only warnings and errors.")
+@click.option(
+    "--reconcile/--no-reconcile",
+    default=True,
+    help="Reconcile each conversation after its last segment (when the manifest has people).",
+)
 def run(
     *,
     manifest: Path,
@@ -200,6 +209,7 @@ def run(
     log_format: str | None,
     verbose: int,
     quiet: int,
+    reconcile: bool,
 ) -> None:
     """Process every recording of MANIFEST (.toml or .jsonl); re-running resumes."""
     tty = sys.stderr.isatty()
@@ -214,7 +224,7 @@ def run(
         loaded = override(manifest_module.load(manifest), state=state, output=output, concurrency=concurrency)
         if dry_run:
             return await _dry_run(loaded)
-        return await _run(loaded, emulator=emulator, out=out)
+        return await _run(loaded, emulator=emulator, out=out, reconcile=reconcile)
 
     sys.exit(_guarded(work()))
 
@@ -237,6 +247,9 @@ def status_command(state: Path) -> None:
 def emulator(args: tuple[str, ...]) -> None:
     """The Symbl API emulator, standalone (`symbl-batch emulator --help` for its options)."""
     sys.exit(emulator_main(list(args)))
+
+
+main.add_command(reconcile_group)
 
 
 if __name__ == "__main__":

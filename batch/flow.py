@@ -27,10 +27,12 @@ from batch.errors import ApiError, NotFound, OutcomeUnknown, RateLimited, Refuse
 from batch.events import Event, EventSink
 from batch.lifecycle import Status
 from batch.media import CONTENT_TYPES, sniff
-from batch.models import Manifest, Segment
+from batch.models import Conversation, Manifest, Segment
 from batch.planner import estimated_seconds
 from batch.slots import SlotController
 from batch.store import StateStore
+
+AfterConversation = Callable[[Conversation, str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class Flow:
         self.speed = timing.speed_guess
         self.sending = 0  # submissions started (by the runner) whose answer has not come yet
         self.webhook_url: str | None = None  # set when the receiver listens: sent with every submission
+        self.after_conversation: AfterConversation | None = None  # e.g. reconciliation, once a conversation is done
         self._notices: dict[str, asyncio.Event] = {}
         self.rng = random.Random()  # noqa: S311 - poll jitter, not security
 
@@ -286,9 +289,7 @@ class Flow:
         row = self.store.row(segment.key)
         conversation_id = row.conversation_id or self._conversation_id(segment)
         assert conversation_id is not None
-        parts: dict[str, Any] = {"conversation": await self.client.conversation(conversation_id)}
-        for path, key in outputs.ENDPOINTS:
-            parts[path] = await self.client.read(conversation_id, path, key)
+        parts = await outputs.fetch(self.client, conversation_id)
         rows = self.store.rows()
         siblings = sorted(
             (s for s in self.segments.values() if s.conversation == segment.conversation), key=lambda s: s.index
@@ -308,6 +309,9 @@ class Flow:
         self.store.move(segment.key, Status.SAVED, message_ids=mine, conversation_id=conversation_id)
         self._event("saved", segment, detail=f"{len(mine)} messages")
         self.wake()
+        if self.after_conversation is not None and segment.index == len(siblings) - 1:
+            conversation = next(c for c in self.manifest.conversations if c.id == segment.conversation)
+            await self.after_conversation(conversation, conversation_id)
 
 
 def _content_type(segment: Segment) -> str:

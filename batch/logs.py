@@ -12,7 +12,7 @@ import orjson
 
 from batch.events import Event
 
-ERROR = frozenset({"failed", "stuck", "blocked", "unresolved"})
+ERROR = frozenset({"failed", "stuck", "blocked", "unresolved", "reconcile_failed"})
 WARNING = frozenset({"rate_limited", "retry_later", "unknown", "not_created", "poll_error", "save_failed", "timed_out"})
 DEBUG = frozenset({"polled"})
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}

@@ -18,6 +18,7 @@ import aiofiles
 import orjson
 
 from batch import render
+from batch.client import SymblClient
 from batch.errors import InputError
 
 ENDPOINTS = (
@@ -29,6 +30,23 @@ ENDPOINTS = (
     ("follow-ups", "followUps"),
     ("topics", "topics"),
 )
+
+
+async def fetch(client: SymblClient, conversation_id: str) -> dict[str, Any]:
+    """Everything the outputs hold about a conversation, read from the API (after its job completed)."""
+    parts: dict[str, Any] = {"conversation": await client.conversation(conversation_id)}
+    for path, key in ENDPOINTS:
+        parts[path] = await client.read(conversation_id, path, key)
+    return parts
+
+
+async def refresh(client: SymblClient, output: Path, conversation: str, conversation_id: str) -> dict[str, Any]:
+    """Read the conversation again and rewrite its files (after renames and merges); segments.json is kept."""
+    folder = conversation_dir(output, conversation)
+    segments = orjson.loads((folder / "segments.json").read_bytes()) if (folder / "segments.json").exists() else []
+    parts = await fetch(client, conversation_id)
+    await save_conversation(output, conversation, parts, segments)
+    return parts
 
 
 def conversation_dir(output: Path, conversation: str) -> Path:

@@ -47,6 +47,8 @@ class Options:
 
 
 class Runner:
+    """Carries a manifest through the API. `flow.after_conversation` may be set to run after each conversation."""
+
     def __init__(
         self,
         manifest: Manifest,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from reconcile.errors import VoiceUnavailable
+from reconcile.voice.audio import read_wav
 from reconcile.voice.fbank import RATE, fbank
 
 MODEL = Path(__file__).with_name("campp.onnx")
@@ -32,6 +33,19 @@ class Embedder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         self._session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._files: dict[tuple[str, int, int], np.ndarray | None] = {}
+
+    def embed_file(self, path: Path) -> np.ndarray | None:
+        """The embedding of a whole WAV file (an enrolment sample), computed once per file version."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in self._files:
+            samples = read_wav(path)
+            self._files[key] = self.embed(samples) if samples is not None else None
+        return self._files[key]
 
     def _window(self, samples: np.ndarray) -> np.ndarray:
         dither = np.random.default_rng(len(samples)).standard_normal(len(samples)).astype(np.float32) * 3e-5

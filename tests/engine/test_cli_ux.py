@@ -191,12 +191,14 @@ async def test_readable_outputs(tmp_path: Path) -> None:
     folder = tmp_path / "out" / "planning"
     markdown = (folder / "transcript.md").read_text()
     assert markdown.startswith("# Quarterly planning") and markdown.count("## Segment") == 3
-    assert "## Segment 2 (append)" in markdown and "**[00:00:00] Speaker" in markdown
+    assert "## Segment 2 (append)" in markdown
+    assert "**[00:00:00] Raj Patel:**" in markdown and "Speaker" not in markdown  # names after reconciliation
     svg = ET.parse(folder / "timeline.svg").getroot()
     messages = json.loads((folder / "messages.json").read_text())
     rects = svg.findall("{http://www.w3.org/2000/svg}rect")
     assert len(rects) == len(messages) == 18
     labels = [t.text for t in svg.findall("{http://www.w3.org/2000/svg}text")]
     assert {"segment 1", "segment 2", "segment 3"} <= set(labels)
+    assert {"Raj Patel", "Sofia Rossi", "Tom Becker", "Alice Walker"} <= set(labels)  # one row per person
     report = (tmp_path / "out" / "report.md").read_text()
     assert "Totals: saved 10" in report and report.count("| saved |") == 10

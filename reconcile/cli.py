@@ -1,0 +1,210 @@
+"""`symbl-batch reconcile plan|apply|forget|people`, and the hook the batch run calls after each conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import click
+from rich.console import Console
+from rich.table import Table
+
+import batch
+from reconcile import planner
+from reconcile.errors import ReconcileError
+from reconcile.ledger import Ledger
+from reconcile.review import Answer, read
+from reconcile.session import Outcome, reconcile_conversation
+from reconcile.voice.embedder import Embedder, available
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED = 0, 1, 2, 3
+
+
+def embedder_or_none(use_voice: bool) -> Embedder | None:
+    return Embedder() if use_voice and available() else None
+
+
+def summary(outcome: Outcome) -> str:
+    kinds = [op.kind for op in outcome.plan.operations]
+    voice = "voice used" if outcome.voice_used else "voice not used"
+    return (
+        f"{kinds.count('rename')} renames, {kinds.count('merge')} merges, {len(outcome.plan.review)} for review"
+        f" ({voice})"
+    )
+
+
+def after_conversation_hook(
+    runner: batch.Runner, *, use_voice: bool, emit: Callable[[batch.Event], None]
+) -> Callable[[batch.Conversation, str], Awaitable[None]]:
+    """Automatic mode: reconcile each conversation once its last segment is saved, applying only decisions."""
+    embedder = embedder_or_none(use_voice)
+    ledger = Ledger(runner.manifest.api.state)
+
+    async def hook(conversation: batch.Conversation, conversation_id: str) -> None:
+        try:
+            outcome = await reconcile_conversation(
+                runner.flow.client, runner.manifest, conversation, conversation_id, ledger=ledger, embedder=embedder
+            )
+        except (ReconcileError, batch.ApiError) as exc:
+            emit(
+                batch.Event(
+                    "reconcile_failed", conversation=conversation.id, conversation_id=conversation_id, detail=str(exc)
+                )
+            )
+            return
+        emit(
+            batch.Event(
+                "reconciled", conversation=conversation.id, conversation_id=conversation_id, detail=summary(outcome)
+            )
+        )
+
+    return hook
+
+
+def finished_conversations(manifest: batch.Manifest, store: batch.Store) -> list[tuple[batch.Conversation, str]]:
+    rows = store.rows()
+    done = []
+    for conversation in manifest.conversations:
+        mine = [rows.get(s.key) for s in conversation.segments]
+        if all(r is not None and r.status.value == "saved" for r in mine) and mine[0] and mine[0].conversation_id:
+            done.append((conversation, mine[0].conversation_id))
+    return done
+
+
+async def _reconcile_all(manifest: batch.Manifest, *, apply: bool, answers: list[Answer], use_voice: bool) -> int:
+    app_id, app_secret = batch.credentials(manifest)
+    console = Console()
+    with batch.Store(manifest.api.state) as store:
+        ledger = Ledger(manifest.api.state)
+        embedder = embedder_or_none(use_voice)
+        if use_voice and embedder is None:
+            console.print("voice not used: install the `voice` extra (onnxruntime)", markup=False)
+        failed = 0
+        async with aiohttp.ClientSession() as http:
+            client = batch.SymblClient(
+                base_url=manifest.api.base_url, app_id=app_id, app_secret=app_secret, session=http
+            )
+            for conversation, conversation_id in finished_conversations(manifest, store):
+                try:
+                    outcome = await reconcile_conversation(
+                        client,
+                        manifest,
+                        conversation,
+                        conversation_id,
+                        ledger=ledger,
+                        embedder=embedder,
+                        answers=answers,
+                        write=apply,
+                    )
+                except (ReconcileError, batch.ApiError) as exc:
+                    console.print(f"{conversation.id}: {exc}", markup=False)
+                    failed += 1
+                    continue
+                console.print(_table(outcome, applied=apply))
+        ledger.close()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _table(outcome: Outcome, *, applied: bool) -> Table:
+    table = Table(title=f"{outcome.conversation}: {summary(outcome)}" + ("" if applied else " - plan only"))
+    for column in ("operation", "member", "name", "email"):
+        table.add_column(column)
+    for op in outcome.plan.operations:
+        table.add_row(op.kind, op.member_id[:8], op.name, op.email)
+    for item in outcome.plan.review:
+        best = ", ".join(f"{c.email} {c.score}" for c in item.candidates) or "no candidate"
+        table.add_row("review", item.member_id[:8], item.name, best, style="yellow")
+    return table
+
+
+def _guard(work: Awaitable[int]) -> int:
+    try:
+        return asyncio.run(work)  # type: ignore[arg-type]
+    except batch.LockedError as exc:
+        click.echo(f"symbl-batch: {exc}", err=True)
+        return EXIT_LOCKED
+    except (batch.InputError, batch.StateError, ReconcileError) as exc:
+        click.echo(f"symbl-batch: {exc}", err=True)
+        return EXIT_INPUT
+
+
+def _manifest(path: Path, state: Path | None, output: Path | None) -> batch.Manifest:
+    return batch.override(batch.load_manifest(path), state=state, output=output, concurrency=None)
+
+
+@click.group(name="reconcile")
+def group() -> None:
+    """Name the members of finished conversations and merge the duplicates that appends created."""
+
+
+MANIFEST = click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+STATE = click.option("--state", type=click.Path(path_type=Path, dir_okay=False), help="State file.")
+OUTPUT = click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Output directory.")
+VOICE = click.option("--voice/--no-voice", default=True, help="Use voice evidence (needs the voice extra).")
+
+
+@group.command(name="plan")
+@MANIFEST
+@STATE
+@OUTPUT
+@VOICE
+def plan_command(manifest: Path, state: Path | None, output: Path | None, voice: bool) -> None:
+    """Print what apply would do, for every finished conversation. Sends nothing."""
+    sys.exit(_guard(_reconcile_all(_manifest(manifest, state, output), apply=False, answers=[], use_voice=voice)))
+
+
+@group.command(name="apply")
+@MANIFEST
+@STATE
+@OUTPUT
+@VOICE
+@click.option(
+    "--review",
+    "review_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A review file with answers (identity = email | new | skip).",
+)
+@click.option("--dry-run", is_flag=True, help="Plan only; send nothing.")
+def apply_command(
+    *, manifest: Path, state: Path | None, output: Path | None, voice: bool, review_file: Path | None, dry_run: bool
+) -> None:
+    """Apply the plan (and a review file's answers), exactly once, then verify and rewrite the outputs."""
+    loaded = _manifest(manifest, state, output)
+    try:
+        answers = read(review_file, {p.email for p in loaded.people}) if review_file else []
+    except ReconcileError as exc:
+        click.echo(f"symbl-batch: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    sys.exit(_guard(_reconcile_all(loaded, apply=not dry_run, answers=answers, use_voice=voice)))
+
+
+@group.command(name="forget")
+@click.argument("email")
+@MANIFEST
+@STATE
+def forget_command(email: str, manifest: Path, state: Path | None) -> None:
+    """Delete EMAIL's voice profile from the identity directory of MANIFEST's state."""
+    loaded = _manifest(manifest, state, None)
+    with batch.Store(loaded.api.state):
+        ledger = Ledger(loaded.api.state)
+        removed = ledger.forget(email)
+        ledger.close()
+    click.echo(f"{email}: voice profile deleted" if removed else f"{email}: no voice profile was stored")
+
+
+@group.command(name="people")
+@MANIFEST
+@STATE
+def people_command(manifest: Path, state: Path | None) -> None:
+    """List the identity directory: who has a voice profile, from how many samples. Never the audio."""
+    loaded = _manifest(manifest, state, None)
+    ledger = Ledger(loaded.api.state)
+    for email, name, samples in ledger.people():
+        click.echo(f"{email}\t{name}\t{samples} sample(s)")
+    ledger.close()
+
+
+__all__ = ["after_conversation_hook", "group", "planner"]

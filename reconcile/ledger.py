@@ -1,0 +1,75 @@
+"""Reconciliation's durable records, in the run's state file (its own tables, its own connection):
+
+- `reconcile_ops`: every operation of a plan, written before it is sent, with its status
+  (pending -> sent -> done), so a crash between PUTs never applies anything twice;
+- `identities`: the identity directory — per confirmed person, a voice profile (the mean embedding, never
+  audio) and how many samples built it. `forget(email)` deletes a person from it.
+The caller holds the run lock (batch.Store) while it writes here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+
+from reconcile.models import Operation
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reconcile_ops (
+    conversation_id TEXT NOT NULL, member_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+    email TEXT NOT NULL, survivor_id TEXT NOT NULL, status TEXT NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (conversation_id, member_id, kind));
+CREATE TABLE IF NOT EXISTS identities (
+    email TEXT PRIMARY KEY, name TEXT NOT NULL, profile TEXT NOT NULL, samples INTEGER NOT NULL,
+    updated_at REAL NOT NULL);
+"""
+
+
+class Ledger:
+    def __init__(self, state: Path) -> None:
+        self._db = sqlite3.connect(state, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def status(self, op: Operation) -> str | None:
+        row = self._db.execute(
+            "SELECT status FROM reconcile_ops WHERE conversation_id=? AND member_id=? AND kind=?",
+            (op.conversation_id, op.member_id, op.kind),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def mark(self, op: Operation, status: str) -> None:
+        self._db.execute(
+            "INSERT INTO reconcile_ops VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (conversation_id, member_id, kind) "
+            "DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at",
+            (op.conversation_id, op.member_id, op.kind, op.name, op.email, op.survivor_id, status, time.time()),
+        )
+
+    def profiles(self) -> dict[str, list[float]]:
+        return {
+            email: json.loads(profile) for email, profile in self._db.execute("SELECT email, profile FROM identities")
+        }
+
+    def learn(self, email: str, name: str, vector: np.ndarray) -> None:
+        """Fold one confirmed sample into the person's profile (a running mean of unit vectors)."""
+        row = self._db.execute("SELECT profile, samples FROM identities WHERE email=?", (email,)).fetchone()
+        samples = int(row[1]) if row else 0
+        mean = (np.asarray(json.loads(row[0])) * samples + vector) / (samples + 1) if row else vector
+        self._db.execute(
+            "INSERT OR REPLACE INTO identities VALUES (?,?,?,?,?)",
+            (email, name, json.dumps([round(float(x), 6) for x in mean]), samples + 1, time.time()),
+        )
+
+    def forget(self, email: str) -> bool:
+        """Delete a person's voice profile; True when there was one."""
+        return self._db.execute("DELETE FROM identities WHERE email=?", (email.lower(),)).rowcount > 0
+
+    def people(self) -> list[tuple[str, str, int]]:
+        return [(e, n, s) for e, n, s in self._db.execute("SELECT email, name, samples FROM identities ORDER BY email")]
