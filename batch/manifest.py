@@ -183,7 +183,7 @@ def _assemble(path: Path, parsed: ManifestIn, problems: Problems, environ: dict[
         conversations.append(
             _conversation(root, i, conv, defaults=parsed.defaults, roster=set(emails), api=api, problems=problems)
         )
-    return Manifest(path, api, people, tuple(conversations))
+    return Manifest(path, api, people, tuple(conversations), parsed.reconcile.model_dump())
 
 
 def _api(root: Path, parsed: ManifestIn, problems: Problems, environ: dict[str, str]) -> ApiConfig:

@@ -63,6 +63,7 @@ class Manifest:
     api: ApiConfig
     people: tuple[Person, ...]
     conversations: tuple[Conversation, ...]
+    reconcile: dict[str, Any] = field(default_factory=dict)  # the [reconcile] table, for the reconcile package
 
     def segments(self) -> list[Segment]:
         return [s for c in self.conversations for s in c.segments]

@@ -77,8 +77,20 @@ class ApiIn(Strict):
     webhook_public_url: Annotated[str, Field(pattern=r"^https?://[^/\s]+")] | None = None
 
 
+class ReconcileIn(Strict):
+    """Tuning of member reconciliation (read by the `reconcile` package); higher is more conservative."""
+
+    voice_margin: Annotated[float, Field(gt=0, le=1)] = 0.10
+    voice_floor: Annotated[float, Field(ge=-1, le=1)] = 0.50
+    decide_at: Annotated[float, Field(gt=0, le=1)] = 0.8
+    min_gap: Annotated[float, Field(ge=0, le=1)] = 0.3
+    use_voice: bool = True
+    use_introductions: bool = True
+
+
 class ManifestIn(Strict):
     api: ApiIn = ApiIn()
+    reconcile: ReconcileIn = ReconcileIn()
     defaults: Params = Params()
     people: list[PersonIn] = []
     conversations: Annotated[list[ConversationIn], Field(min_length=1)]

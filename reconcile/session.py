@@ -76,6 +76,7 @@ async def reconcile_conversation(
     roster = [Person(p.name, p.email) for p in manifest.people]
     gathered = evidence_module.gather(members, roster, voices, book)
     forced, renames = _answered(answers, conversation_id)
+    settings = settings or planner.Settings(**manifest.reconcile)
     plan = planner.plan(gathered, roster, conversation.participants, settings, forced=forced)
     plan = Plan(plan.operations + tuple(renames), plan.review, plan.assignments, plan.notes)
     outcome = Outcome(conversation.id, conversation_id, plan, voice_used=bool(voices))
