@@ -156,9 +156,12 @@ async def test_accuracy_over_the_whole_corpus(make_emulator: MakeEmulator, tmp_p
 async def test_a_person_split_in_two_by_the_diarizer_is_merged(make_emulator: MakeEmulator, tmp_path: Path) -> None:
     """Asking for 2 speakers in Tom's solo memo makes the diarizer split him; voice detects it: one Tom remains."""
     emu = await make_emulator()
-    text = ('[api]\noutput = "out"\n' + roster(["tom", "raj"])
-            + '[[conversations]]\nid = "memo"\nenableSpeakerDiarization = true\ndiarizationSpeakerCount = 2\n'
-              f'  [[conversations.segments]]\n  file = "{CORPUS / "media" / "solo-memo.wav"}"\n')
+    text = (
+        '[api]\noutput = "out"\n'
+        + roster(["tom", "raj"])
+        + '[[conversations]]\nid = "memo"\nenableSpeakerDiarization = true\ndiarizationSpeakerCount = 2\n'
+        f'  [[conversations.segments]]\n  file = "{CORPUS / "media" / "solo-memo.wav"}"\n'
+    )
     manifest = tmp_path / "memo.toml"
     manifest.write_text(text)
     await run_with_reconcile(emu, manifest)
