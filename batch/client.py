@@ -5,8 +5,10 @@ Rules:
   that call (a 401 means the server did not act, so this is safe for submissions too);
 - reads (GET) are retried with full-jitter exponential backoff on 5xx, resets and timeouts, waiting for
   `Retry-After` instead when the answer carries one;
-- submissions (POST create, PUT append) are sent once: a 4xx is `Refused` (429 is `RateLimited`), and a lost
-  answer or a 5xx is `OutcomeUnknown`, which the runner resolves before anything is resent (§13 #18);
+- submissions (POST create, PUT append) are sent once: a 4xx is `Refused` (429 is `RateLimited`); a lost
+  answer, a 5xx or a malformed 2xx is `OutcomeUnknown`, which the runner resolves before anything is resent
+  (§13 #18); `Transport` or `Broken` from a submission mean it was never sent (no connection, or the token
+  could not be had);
 - uploads stream from disk with an exact Content-Length; nothing reads a file whole;
 - every aiohttp, asyncio and JSON error is translated in `_exchange`, the one place; no secret enters a message.
 """
@@ -100,6 +102,7 @@ class SymblClient:
         clock: Callable[[], float] = time.monotonic,
         timeout: float = 60.0,
         upload_timeout: float = 3600.0,
+        max_body: int = MAX_BODY,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._app_id, self._app_secret = app_id, app_secret
@@ -108,6 +111,7 @@ class SymblClient:
         self._clock = clock
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._upload_timeout = aiohttp.ClientTimeout(total=upload_timeout, sock_read=timeout)
+        self._max_body = max_body
         self._token: str | None = None
         self._renew_at = 0.0
         self._token_lock = asyncio.Lock()
@@ -120,7 +124,9 @@ class SymblClient:
         async with self._token_lock:
             if renew or self._token is None or self._clock() >= self._renew_at:
                 body = {"type": "application", "appId": self._app_id, "appSecret": self._app_secret}
-                answer = await self._exchange("POST", "/oauth2/token:generate", json_body=body, auth=None)
+                answer = await self._retrying(
+                    lambda: self._exchange("POST", "/oauth2/token:generate", json_body=body, auth=None)
+                )
                 token, expires = answer.get("accessToken"), answer.get("expiresIn")
                 if not isinstance(token, str) or not isinstance(expires, int | float):
                     raise Broken("POST /oauth2/token:generate: the answer has no accessToken/expiresIn")
@@ -152,7 +158,12 @@ class SymblClient:
         headers = {"Accept": "application/json"}
         if auth is not None:
             headers["Authorization"] = f"Bearer {auth}"
-        kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": self._timeout}
+        kwargs: dict[str, Any] = {
+            "params": params,
+            "headers": headers,
+            "timeout": self._timeout,
+            "allow_redirects": False,
+        }
         if json_body is not None:
             kwargs["data"] = orjson.dumps(json_body)
             headers["Content-Type"] = "application/json"
@@ -176,24 +187,30 @@ class SymblClient:
             raise kind(f"{where}: no answer ({type(exc).__name__})") from exc
 
     async def _answer(self, where: str, resp: aiohttp.ClientResponse, *, submit: bool) -> Any:
-        body = await resp.content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            raise Broken(f"{where}: answer larger than {MAX_BODY} bytes", status=resp.status)
+        body = await resp.content.read(self._max_body + 1)
+        if len(body) > self._max_body:
+            raise Broken(f"{where}: answer larger than {self._max_body} bytes", status=resp.status)
         if 200 <= resp.status < 300:
             try:
                 return orjson.loads(body)
             except orjson.JSONDecodeError:
-                raise Broken(f"{where}: answer is not JSON ({resp.content_type})", status=resp.status) from None
+                kind = OutcomeUnknown if submit else Broken  # a 2xx to a submission: the server acted
+                raise kind(f"{where}: answer is not JSON ({resp.content_type})", status=resp.status) from None
         detail = _server_message(body)
         message = f"{where}: HTTP {resp.status}" + (f": {detail}" if detail else "")
         if resp.status >= 500:
             raise (OutcomeUnknown if submit else Broken)(message, status=resp.status)
+        if 300 <= resp.status < 400:
+            raise Broken(
+                f"{where}: unexpected redirect (HTTP {resp.status}); the API does not redirect", status=resp.status
+            )
         if resp.status == 429:
             raise RateLimited(message, retry_after=_retry_after(resp))
         error = {401: Unauthorized, 404: NotFound, 413: TooLarge}.get(resp.status, Refused)
         raise error(message, status=resp.status)
 
-    async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+    async def _retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """An idempotent call (a read, or token generation) retried on 5xx, resets, timeouts and 429."""
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
             wait=self._retry.wait,
@@ -202,8 +219,11 @@ class SymblClient:
             reraise=True,
         ):
             with attempt:
-                return await self._authorized("GET", path, params=params)
+                return await call()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        return await self._retrying(lambda: self._authorized("GET", path, params=params))
 
     # --- operations ------------------------------------------------------------------------------------
     async def submit_file(
@@ -288,11 +308,12 @@ def _server_message(body: bytes) -> str:
 
 
 def _submitted(where: str, answer: Any) -> Submitted:
+    """A 2xx answer to a submission; if it is malformed the server still acted, so the outcome is unknown."""
     if not isinstance(answer, dict):
-        raise Broken(f"{where}: the answer is not an object")
+        raise OutcomeUnknown(f"{where}: the answer is not an object")
     conversation_id, job_id = answer.get("conversationId"), answer.get("jobId")
     if not isinstance(conversation_id, str | int) or not isinstance(job_id, str):
-        raise Broken(f"{where}: the answer lacks conversationId/jobId")
+        raise OutcomeUnknown(f"{where}: the answer lacks conversationId/jobId")
     return Submitted(str(conversation_id), job_id)
 
 

@@ -46,6 +46,7 @@ class Timing:
     lost_answer_grace: float = 5.0
     undecided_after: float = 600.0
     speed_guess: float = 0.1  # processing seconds per media second, until observed
+    poll_errors_allowed: int = 8  # consecutive failed polls (each already retried) before the job counts as failed
 
 
 class Flow:
@@ -140,6 +141,12 @@ class Flow:
             self._event("unknown", segment, detail=str(exc))
             await self.resolve(segment)
             return
+        except ApiError as exc:  # never sent (no connection, no token): pending again, after a pause
+            self.store.move(segment.key, Status.PENDING, error=str(exc))
+            self.slots.pause(self.clock(), self.timing.first_poll_min)
+            self._release()
+            self._event("retry_later", segment, detail=str(exc))
+            return
         self.slots.accepted(self.clock())
         self.store.move(segment.key, Status.SUBMITTED, conversation_id=sent.conversation_id, job_id=sent.job_id)
         self._event("submitted", segment)
@@ -179,7 +186,7 @@ class Flow:
     async def _poll(self, segment: Segment) -> None:
         row = self.store.row(segment.key)
         assert row.job_id is not None
-        started = self.clock()
+        started, errors = self.clock(), 0
         wait = max(self.timing.first_poll_min, estimated_seconds(segment) * self.speed)
         while True:
             if self.clock() - started + wait > self.timing.job_timeout:
@@ -194,10 +201,13 @@ class Flow:
             except NotFound as exc:
                 status, reason = "failed", str(exc)
             except ApiError as exc:
+                errors += 1
                 self._event("poll_error", segment, detail=str(exc))
-                continue
+                if errors < self.timing.poll_errors_allowed:
+                    continue
+                status, reason = "failed", f"{errors} polls in a row failed; last: {exc}"
             else:
-                reason = "the job ended failed"
+                errors, reason = 0, "the job ended failed"
                 self._event("polled", segment, detail=status)
             if status == "completed":
                 self._learn_speed(segment, self.clock() - started)

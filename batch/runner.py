@@ -121,6 +121,8 @@ class Runner:
             self.on_event(Event("resume", detail=note))
         async with asyncio.TaskGroup() as group:
             self._adopt(group)
+            if self.flow.after_conversation is not None:
+                self._spawn(group, "<after earlier runs>", self._catch_up())
             while await self._step(group):
                 self._publish()
         self._publish(force=True)
@@ -138,6 +140,18 @@ class Runner:
 
         self._running.add(key)
         group.create_task(tracked())
+
+    async def _catch_up(self) -> None:
+        """Conversations an earlier run finished (perhaps killed before its hook ran) get the hook now; the hook
+        itself skips what it has already done."""
+        assert self.flow.after_conversation is not None
+        rows = self.store.rows()
+        for conversation in self.manifest.conversations:
+            mine = [rows.get(s.key) for s in conversation.segments]
+            if all(r is not None and r.status is Status.SAVED for r in mine) and mine and mine[0]:
+                conversation_id = mine[0].conversation_id
+                if conversation_id is not None:
+                    await self.flow.after_conversation(conversation, conversation_id)
 
     def _adopt(self, group: asyncio.TaskGroup) -> None:
         """Segments an earlier run left in flight hold slots again before anything new is sent."""

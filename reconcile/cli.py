@@ -44,6 +44,8 @@ def after_conversation_hook(
     ledger = Ledger(runner.manifest.api.state)
 
     async def hook(conversation: batch.Conversation, conversation_id: str) -> None:
+        if ledger.reconciled(conversation_id, len(conversation.segments)):
+            return
         try:
             outcome = await reconcile_conversation(
                 runner.flow.client, runner.manifest, conversation, conversation_id, ledger=ledger, embedder=embedder

@@ -2,6 +2,7 @@
 
 - `reconcile_ops`: every operation of a plan, written before it is sent, with its status
   (pending -> sent -> done), so a crash between PUTs never applies anything twice;
+- `reconciled`: conversations automatic mode has finished (with how many segments), so re-runs skip them;
 - `identities`: the identity directory — per confirmed person, a voice profile (the mean embedding, never
   audio) and how many samples built it. `forget(email)` deletes a person from it.
 The caller holds the run lock (batch.Store) while it writes here.
@@ -23,6 +24,9 @@ CREATE TABLE IF NOT EXISTS reconcile_ops (
     conversation_id TEXT NOT NULL, member_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
     email TEXT NOT NULL, survivor_id TEXT NOT NULL, status TEXT NOT NULL, updated_at REAL NOT NULL,
     PRIMARY KEY (conversation_id, member_id, kind));
+CREATE TABLE IF NOT EXISTS reconciled (
+    conversation_id TEXT NOT NULL, segments INTEGER NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (conversation_id, segments));
 CREATE TABLE IF NOT EXISTS identities (
     email TEXT PRIMARY KEY, name TEXT NOT NULL, profile TEXT NOT NULL, samples INTEGER NOT NULL,
     updated_at REAL NOT NULL);
@@ -51,6 +55,18 @@ class Ledger:
             "DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at",
             (op.conversation_id, op.member_id, op.kind, op.name, op.email, op.survivor_id, status, time.time()),
         )
+
+    def reconciled(self, conversation_id: str, segments: int) -> bool:
+        """True once automatic mode finished this conversation with this many segments."""
+        return (
+            self._db.execute(
+                "SELECT 1 FROM reconciled WHERE conversation_id=? AND segments=?", (conversation_id, segments)
+            ).fetchone()
+            is not None
+        )
+
+    def mark_reconciled(self, conversation_id: str, segments: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO reconciled VALUES (?,?,?)", (conversation_id, segments, time.time()))
 
     def profiles(self) -> dict[str, list[float]]:
         return {

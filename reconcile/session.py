@@ -103,6 +103,7 @@ async def reconcile_conversation(
     problems = verify(plan.operations, parts)
     if problems:
         raise ApplyError(f"{conversation.id}: after applying the plan: " + "; ".join(problems))
+    ledger.mark_reconciled(conversation_id, len(conversation.segments))
     names = {p.email: p.name for p in manifest.people}
     for member_id, email in plan.assignments.items():
         if member_id in voices:
