@@ -157,14 +157,28 @@ def _jsonl_segment(
     lines.setdefault(("conversations", index), number)
 
 
+PATTERNS = {
+    "id": "ids use letters, digits, '.', '_' and '-', start with a letter or digit, at most 100 characters",
+    "email": "must be an email address such as john@example.com",
+    "languageCode": "must be a language code such as en-US",
+    "base_url": "must be an http or https URL such as https://api.symbl.ai",
+    "webhook_public_url": "must be an http or https URL",
+    "webhook_listen": "must be host:port, such as 0.0.0.0:8787",
+}
+
+
 def _explain(error: Any) -> str:
-    kind, message = error["type"], error["msg"]
+    kind, message, field = error["type"], error["msg"], error["loc"][-1] if error["loc"] else ""
     if kind == "extra_forbidden":
         return "unknown key; check its spelling against the manifest reference in README.md"
     if kind == "missing":
         return "required key is missing"
-    if kind == "string_pattern_mismatch" and error["loc"][-1] == "id":
-        return "ids use letters, digits, '.', '_' and '-', start with a letter or digit, at most 100 characters"
+    if kind == "string_pattern_mismatch" and field in PATTERNS:
+        return PATTERNS[str(field)]
+    if kind == "too_short" and field == "segments":
+        return "needs at least one segment"
+    if kind == "too_short" and field == "conversations":
+        return "needs at least one conversation"
     return f"{message[0].lower()}{message[1:]}"
 
 
