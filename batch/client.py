@@ -187,9 +187,7 @@ class SymblClient:
             raise kind(f"{where}: no answer ({type(exc).__name__})") from exc
 
     async def _answer(self, where: str, resp: aiohttp.ClientResponse, *, submit: bool) -> Any:
-        body = await resp.content.read(self._max_body + 1)
-        if len(body) > self._max_body:
-            raise Broken(f"{where}: answer larger than {self._max_body} bytes", status=resp.status)
+        body = await self._read_capped(where, resp)
         if 200 <= resp.status < 300:
             try:
                 return orjson.loads(body)
@@ -221,6 +219,18 @@ class SymblClient:
             with attempt:
                 return await call()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _read_capped(self, where: str, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, but never more than `max_body` bytes in memory (a hostile server may send forever)."""
+        too_big = Broken(f"{where}: answer larger than {self._max_body} bytes", status=resp.status)
+        if resp.content_length is not None and resp.content_length > self._max_body:
+            raise too_big
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(CHUNK):
+            body += chunk
+            if len(body) > self._max_body:
+                raise too_big
+        return bytes(body)
 
     async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return await self._retrying(lambda: self._authorized("GET", path, params=params))

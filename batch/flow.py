@@ -47,6 +47,7 @@ class Timing:
     undecided_after: float = 600.0
     speed_guess: float = 0.1  # processing seconds per media second, until observed
     poll_errors_allowed: int = 8  # consecutive failed polls (each already retried) before the job counts as failed
+    max_attempts: int = 5  # sends of one segment that never took effect before it is reported (429s not counted)
 
 
 class Flow:
@@ -142,10 +143,8 @@ class Flow:
             await self.resolve(segment)
             return
         except ApiError as exc:  # never sent (no connection, no token): pending again, after a pause
-            self.store.move(segment.key, Status.PENDING, error=str(exc))
             self.slots.pause(self.clock(), self.timing.first_poll_min)
-            self._release()
-            self._event("retry_later", segment, detail=str(exc))
+            self._again(segment, Status.FAILED, str(exc), "retry_later")
             return
         self.slots.accepted(self.clock())
         self.store.move(segment.key, Status.SUBMITTED, conversation_id=sent.conversation_id, job_id=sent.job_id)
@@ -169,6 +168,18 @@ class Flow:
             )
         finally:
             self.sending -= 1
+
+    def _again(self, segment: Segment, instead: Status, reason: str, event: str) -> None:
+        """Back to pending for another try, or, after `max_attempts` tries, to `instead` with the reason."""
+        attempts = self.store.row(segment.key).attempts + 1
+        if attempts >= self.timing.max_attempts:
+            reason = f"{reason} ({attempts} attempts)"
+            self.store.move(segment.key, instead, error=reason, attempts=attempts)
+            event = "failed" if instead is Status.FAILED else "stuck"
+        else:
+            self.store.move(segment.key, Status.PENDING, error=reason, attempts=attempts)
+        self._release()
+        self._event(event, segment, detail=reason)
 
     def _release(self) -> None:
         self.slots.released(self.clock())
@@ -247,9 +258,7 @@ class Flow:
         found = [c.get("id") for c in await self.client.conversations_named(self._name(segment))]
         new = [cid for cid in found if cid not in known]
         if not new:
-            self.store.move(segment.key, Status.PENDING, error="lost answer: the create never took effect")
-            self._release()
-            self._event("not_created", segment)
+            self._again(segment, Status.STUCK, "lost answer: the create never took effect", "not_created")
             return
         if len(new) > 1:
             self._stuck(segment, f"lost answer: {len(new)} new conversations carry the name; decide by hand")

@@ -98,7 +98,7 @@ async def synchronise(store: StateStore, manifest: Manifest) -> list[str]:
                 store.move(segment.key, RECOVERABLE[row.status])
                 notes.append(f"{segment.key}: {row.status} at the last stop; now {RECOVERABLE[row.status]}")
             elif row.status in RETRIED:
-                store.move(segment.key, Status.PENDING, attempts=row.attempts + 1, error=None)
+                store.move(segment.key, Status.PENDING, attempts=0, error=None)  # a re-run: fresh tries
     return notes
 
 

@@ -43,6 +43,7 @@ class Options:
     backoff_base: float = 1.0
     tick: float = 0.5
     restart_unfinished: bool = False  # the server forgot earlier runs (embedded emulator): redo unfinished work
+    max_body: int = 256 * 1024 * 1024  # bytes of one API answer held in memory, at most
     max_sending: int = 2  # answers awaited at once above the proven concurrency: bounds a 429 burst
 
 
