@@ -251,7 +251,12 @@ async def open_run(
         http = session or aiohttp.ClientSession()
         try:
             client = SymblClient(
-                base_url=loaded.api.base_url, app_id=app_id, app_secret=app_secret, session=http, retry=options.retry
+                base_url=loaded.api.base_url,
+                app_id=app_id,
+                app_secret=app_secret,
+                session=http,
+                retry=options.retry,
+                max_body=options.max_body,
             )
             yield Runner(loaded, client, store, options=options, on_event=on_event)
         finally:

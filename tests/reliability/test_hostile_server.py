@@ -95,7 +95,7 @@ CASES: list[tuple[str, dict[str, Handler], str, str]] = [
 
 @pytest.mark.parametrize(("name", "handlers", "status", "reason"), CASES, ids=[c[0] for c in CASES])
 async def test_hostile_answers_are_reported_for_that_recording(
-    aiohttp_server: Any, tmp_path: Path, name: str, handlers: dict[str, Handler], status: str, reason: str
+    aiohttp_server: Any, tmp_path: Path, *, name: str, handlers: dict[str, Handler], status: str, reason: str
 ) -> None:
     """The run ends on its own, the recording is reported with the reason, and the run's memory stays bounded."""
     hostile = await aiohttp_server(server(**handlers))
