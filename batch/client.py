@@ -31,6 +31,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from batch.errors import (
     ApiError,
     Broken,
+    CredentialsRefused,
     NotFound,
     OutcomeUnknown,
     RateLimited,
@@ -124,9 +125,15 @@ class SymblClient:
         async with self._token_lock:
             if renew or self._token is None or self._clock() >= self._renew_at:
                 body = {"type": "application", "appId": self._app_id, "appSecret": self._app_secret}
-                answer = await self._retrying(
-                    lambda: self._exchange("POST", "/oauth2/token:generate", json_body=body, auth=None)
-                )
+                try:
+                    answer = await self._retrying(
+                        lambda: self._exchange("POST", "/oauth2/token:generate", json_body=body, auth=None)
+                    )
+                except Refused as exc:
+                    raise CredentialsRefused(
+                        f"{self._base}: the API refused the app id and secret (HTTP {exc.status}); "
+                        "check SYMBL_APP_ID and SYMBL_APP_SECRET (or api.app_id / api.app_secret)"
+                    ) from None
                 token, expires = answer.get("accessToken"), answer.get("expiresIn")
                 if not isinstance(token, str) or not isinstance(expires, int | float):
                     raise Broken("POST /oauth2/token:generate: the answer has no accessToken/expiresIn")

@@ -2,6 +2,7 @@
 
     BatchError
     ├── InputError              bad manifest, media or configuration; exit code 2; nothing was sent
+    │   └── CredentialsRefused  the API refused the app id and secret (the run stops)
     ├── StateError              the state store is unreadable, corrupt or from a newer version
     │   └── LockedError         another run holds the state's lock; exit code 3
     └── ApiError                anything the remote API or the network did
@@ -26,6 +27,10 @@ class BatchError(Exception):
 
 class InputError(BatchError):
     """The user's input or configuration is invalid; the message names the file, line or field."""
+
+
+class CredentialsRefused(InputError):
+    """token:generate answered 4xx: the configured app id or secret is wrong; nothing more can be sent."""
 
 
 class StateError(BatchError):

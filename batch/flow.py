@@ -84,7 +84,8 @@ class Flow:
             return
         event = self._notices.setdefault(job_id, asyncio.Event())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
+            async with asyncio.timeout(seconds):  # not wait_for: on 3.11 it can swallow a cancellation
+                await event.wait()
         event.clear()
 
     def _event(self, name: str, segment: Segment, **fields: Any) -> None:
@@ -117,11 +118,10 @@ class Flow:
             params.setdefault("webhookUrl", self.webhook_url)
         try:
             evidence = await self._evidence(segment, conversation_id)
-        except ApiError as exc:  # nothing was sent: leave it pending and pause submissions briefly
+        except ApiError as exc:  # nothing was sent: pending again (or failed after many tries), after a pause
             self.sending -= 1
             self.slots.pause(self.clock(), self.timing.first_poll_min)
-            self._release()
-            self._event("retry_later", segment, detail=str(exc))
+            self._again(segment, Status.FAILED, str(exc), "retry_later")
             return
         self.store.move(segment.key, Status.SUBMITTING, evidence=evidence, conversation_id=conversation_id)
         try:

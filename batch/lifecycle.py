@@ -37,7 +37,7 @@ class Status(StrEnum):
 
 S = Status
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    S.PENDING: frozenset({S.SUBMITTING, S.BLOCKED}),
+    S.PENDING: frozenset({S.SUBMITTING, S.BLOCKED, S.PENDING, S.FAILED}),  # pending again: a try that sent nothing
     S.SUBMITTING: frozenset({S.SUBMITTED, S.PENDING, S.FAILED, S.UNKNOWN}),
     S.UNKNOWN: frozenset({S.RECOVERED, S.PENDING, S.STUCK}),
     S.RECOVERED: frozenset({S.FINISHED, S.STUCK}),

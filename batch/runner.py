@@ -78,7 +78,8 @@ class Runner:
             clock=clock,
             sleep=sleep,
         )
-        self._running: set[str] = set()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._fatal: InputError | None = None
         self._conversations = [list(c.segments) for c in manifest.conversations]
         self._published = 0.0
 
@@ -126,6 +127,8 @@ class Runner:
                 self._spawn(group, "<after earlier runs>", self._catch_up())
             while await self._step(group):
                 self._publish()
+        if self._fatal is not None:  # a configuration error stopped the run: report it plainly
+            raise self._fatal
         self._publish(force=True)
         report = build_report(self.manifest, self.store.rows())
         await outputs.save_report(self.manifest.api.output, report.as_dict())
@@ -135,12 +138,13 @@ class Runner:
         async def tracked() -> None:
             try:
                 await work
+            except InputError as exc:  # e.g. refused credentials: nothing else can succeed, stop everything
+                self._fatal = self._fatal or exc
             finally:
-                self._running.discard(key)
+                self._running.pop(key, None)
                 self._wake.set()
 
-        self._running.add(key)
-        group.create_task(tracked())
+        self._running[key] = group.create_task(tracked())
 
     async def _catch_up(self) -> None:
         """Conversations an earlier run finished (perhaps killed before its hook ran) get the hook now; the hook
@@ -181,6 +185,10 @@ class Runner:
 
     async def _step(self, group: asyncio.TaskGroup) -> bool:
         """Start what may start; wait for a change. False when nothing is running and nothing can start."""
+        if self._fatal is not None:
+            for task in list(self._running.values()):
+                task.cancel()
+            return False
         now = self.clock()
         decision = self.slots.tick(now)
         if decision is not None:
@@ -201,7 +209,8 @@ class Runner:
         self._wake.clear()
         timeout = self.slots.wait_hint(now) or self.options.tick
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancellation
+                await self._wake.wait()
         return True
 
 

@@ -178,3 +178,11 @@ async def test_sigkill_at_many_points_then_rerun_duplicates_nothing(tmp_path: Pa
     for segment in report["segments"]:
         saved = json.loads((tmp_path / "out" / segment["conversation"] / "messages.json").read_text())
         assert [m["id"] for m in saved] == [m["id"] for m in by_id[segment["conversationId"]]["messages"]]
+
+
+async def test_refused_credentials_stop_the_run_with_exit_2(tmp_path: Path, emulator: EmulatorProcess) -> None:
+    """A wrong app secret is a configuration error: exit 2 at once, one clear line, nothing submitted."""
+    code, _, err = await run_cli(str(demo_copy(tmp_path)), env=emulator.env() | {"SYMBL_APP_SECRET": "wrong"})
+    assert code == 2
+    assert "the API refused the app id and secret (HTTP 401); check SYMBL_APP_ID and SYMBL_APP_SECRET" in err
+    assert (await emulator.control("stats"))["jobs_submitted"] == 0

@@ -1,0 +1,84 @@
+"""Secrets: after full runs with debug logging in both formats (and one with a wrong secret), neither the app
+secret nor the access token appears in any log line, output, state file or error; files are owner-only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import ROOT
+from tests.engine.test_cli_run import demo_copy
+
+SECRET = "s3cr3t-VALUE-never-logged"
+WRONG = "wr0ng-SECRET-also-never-logged"
+
+
+async def _cli(manifest: Path, env: dict[str, str], *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "batch.cli",
+        "run",
+        str(manifest),
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 180)
+    return out.decode(errors="replace") + err.decode(errors="replace")
+
+
+async def test_no_secret_or_token_anywhere(tmp_path: Path) -> None:
+    """Logs (json and text, -v), stdout, every output and state file: no app secret, no access token; mode 0600."""
+    emulator = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "batch.emulator",
+        "--app-id",
+        "app",
+        "--app-secret",
+        SECRET,
+        "--time-scale",
+        "0.01",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert emulator.stdout is not None
+    base = re.search(r"(http://\S+)", (await emulator.stdout.readline()).decode())
+    assert base is not None
+    env = os.environ | {"SYMBL_BASE_URL": base.group(1), "SYMBL_APP_ID": "app", "SYMBL_APP_SECRET": SECRET}
+    try:
+        texts = []
+        for fmt in ("json", "text"):
+            folder = tmp_path / fmt
+            folder.mkdir()
+            texts.append(await _cli(demo_copy(folder), env, "-v", "--log-format", fmt))
+        wrong = tmp_path / "wrong"
+        wrong.mkdir()
+        texts.append(await _cli(demo_copy(wrong), env | {"SYMBL_APP_SECRET": WRONG}, "-v"))
+        async with aiohttp.ClientSession() as http:
+            grant = {"type": "application", "appId": "app", "appSecret": SECRET}
+            async with http.post(f"{base.group(1)}/oauth2/token:generate", json=grant) as resp:
+                token = (await resp.json())["accessToken"]
+            async with http.get(f"{base.group(1)}/_emulator/requests") as resp:
+                assert SECRET not in await resp.text() and token not in await resp.text()
+    finally:
+        emulator.send_signal(signal.SIGTERM)
+        await emulator.wait()
+    assert '"event":"saved"' in texts[0] and "info    saved" in texts[1] and "401" in texts[2]
+    for text in texts:
+        assert SECRET not in text and WRONG not in text and token not in text
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "demo.toml"]
+    assert len(files) > 100
+    for path in files:
+        data = path.read_bytes()
+        assert SECRET.encode() not in data and WRONG.encode() not in data and token.encode() not in data, path
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
