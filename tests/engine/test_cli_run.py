@@ -10,48 +10,14 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from batch.store import Store
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import ROOT
+from tests.processes import EmulatorProcess, demo_copy, run_cli, start_emulator
 
-APP = ("cli-app", "cli-secret")
-FAST_API = "poll_min = 0.05\npoll_cap = 0.3\nlost_answer_grace = 0.2\nundecided_after = 5\nprobe_after = 1"
-
-
-class EmulatorProcess:
-    def __init__(self, proc: asyncio.subprocess.Process, base_url: str) -> None:
-        self.proc, self.base_url = proc, base_url
-
-    async def control(self, name: str) -> Any:
-        async with aiohttp.ClientSession() as http, http.get(f"{self.base_url}/_emulator/{name}") as resp:
-            return await resp.json()
-
-    def env(self) -> dict[str, str]:
-        return os.environ | {"SYMBL_BASE_URL": self.base_url, "SYMBL_APP_ID": APP[0], "SYMBL_APP_SECRET": APP[1]}
-
-
-async def start_emulator(*args: str) -> EmulatorProcess:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.emulator",
-        "--app-id",
-        APP[0],
-        "--app-secret",
-        APP[1],
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-    match = re.search(r"(http://\S+)", line)
-    assert match, line
-    return EmulatorProcess(proc, match.group(1))
+__all__ = ["EmulatorProcess", "demo_copy", "run_cli", "start_emulator"]  # shared with other test modules
 
 
 @pytest.fixture
@@ -60,32 +26,6 @@ async def emulator() -> AsyncIterator[EmulatorProcess]:
     yield emu
     emu.proc.send_signal(signal.SIGTERM)
     await asyncio.wait_for(emu.proc.wait(), 20)
-
-
-def demo_copy(tmp_path: Path) -> Path:
-    """The demo manifest with absolute media paths, its output under tmp_path and fast timings."""
-    text = (ROOT / "manifests" / "demo.toml").read_text().replace("../corpus/", f"{CORPUS}/")
-    text = text.replace('output = "../demo-output"', f'output = "{tmp_path / "out"}"\n{FAST_API}')
-    path = tmp_path / "demo.toml"
-    path.write_text(text)
-    return path
-
-
-async def run_cli(*args: str, env: dict[str, str] | None = None, seconds: float = 120) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.cli",
-        "run",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env=env,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), seconds)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_embedded_emulator_run_exits_0_with_json_logs(tmp_path: Path) -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import re
 import signal
 import sqlite3
 import sys
@@ -22,40 +20,11 @@ from typing import Any
 import aiohttp
 
 from batch import load_manifest
+from tests.processes import demo_copy, start_emulator
 from tests.reliability.soak import check
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ("crash-app", "crash-secret")
-FAST_API = "poll_min = 0.05\npoll_cap = 0.3\nlost_answer_grace = 0.2\nundecided_after = 5\nprobe_after = 1"
-
-
-def demo_copy(folder: Path) -> Path:
-    text = (ROOT / "manifests" / "demo.toml").read_text().replace("../corpus/", f"{ROOT / 'corpus'}/")
-    text = text.replace('output = "../demo-output"', f'output = "{folder / "out"}"\n{FAST_API}')
-    path = folder / "demo.toml"
-    path.write_text(text)
-    return path
-
-
-async def _emulator() -> tuple[asyncio.subprocess.Process, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.emulator",
-        "--app-id",
-        APP[0],
-        "--app-secret",
-        APP[1],
-        "--time-scale",
-        "0.02",
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-    match = re.search(r"(http://\S+)", line)
-    assert match, line
-    return proc, match.group(1)
 
 
 async def _run(manifest: Path, env: dict[str, str], *, kill_after: float | None) -> int:
@@ -81,8 +50,8 @@ async def _run(manifest: Path, env: dict[str, str], *, kill_after: float | None)
 
 async def crash_resume(kills: int, *, seed: int = 3) -> dict[str, Any]:
     rng = random.Random(seed)
-    emulator, base = await _emulator()
-    env = os.environ | {"SYMBL_BASE_URL": base, "SYMBL_APP_ID": APP[0], "SYMBL_APP_SECRET": APP[1]}
+    emulator = await start_emulator("--time-scale", "0.02", app=APP)
+    env, base = emulator.env(), emulator.base_url
     try:
         with tempfile.TemporaryDirectory() as tmp:
             manifest = demo_copy(Path(tmp))
@@ -110,8 +79,8 @@ async def crash_resume(kills: int, *, seed: int = 3) -> dict[str, Any]:
                 "jobs_submitted": stats["jobs_submitted"],
             }
     finally:
-        emulator.terminate()
-        await emulator.wait()
+        emulator.proc.terminate()
+        await emulator.proc.wait()
 
 
 def main() -> None:

@@ -4,8 +4,6 @@ secret nor the access token appears in any log line, output, state file or error
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.conftest import ROOT
-from tests.engine.test_cli_run import demo_copy
+from tests.processes import demo_copy, start_emulator
 
 SECRET = "s3cr3t-VALUE-never-logged"
 WRONG = "wr0ng-SECRET-also-never-logged"
@@ -38,23 +36,8 @@ async def _cli(manifest: Path, env: dict[str, str], *args: str) -> str:
 
 async def test_no_secret_or_token_anywhere(tmp_path: Path) -> None:
     """Logs (json and text, -v), stdout, every output and state file: no app secret, no access token; mode 0600."""
-    emulator = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.emulator",
-        "--app-id",
-        "app",
-        "--app-secret",
-        SECRET,
-        "--time-scale",
-        "0.01",
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    assert emulator.stdout is not None
-    base = re.search(r"(http://\S+)", (await emulator.stdout.readline()).decode())
-    assert base is not None
-    env = os.environ | {"SYMBL_BASE_URL": base.group(1), "SYMBL_APP_ID": "app", "SYMBL_APP_SECRET": SECRET}
+    emulator = await start_emulator("--time-scale", "0.01", app=("app", SECRET))
+    env, base = emulator.env(), emulator.base_url
     try:
         texts = []
         for fmt in ("json", "text"):
@@ -66,13 +49,13 @@ async def test_no_secret_or_token_anywhere(tmp_path: Path) -> None:
         texts.append(await _cli(demo_copy(wrong), env | {"SYMBL_APP_SECRET": WRONG}, "-v"))
         async with aiohttp.ClientSession() as http:
             grant = {"type": "application", "appId": "app", "appSecret": SECRET}
-            async with http.post(f"{base.group(1)}/oauth2/token:generate", json=grant) as resp:
+            async with http.post(f"{base}/oauth2/token:generate", json=grant) as resp:
                 token = (await resp.json())["accessToken"]
-            async with http.get(f"{base.group(1)}/_emulator/requests") as resp:
+            async with http.get(f"{base}/_emulator/requests") as resp:
                 assert SECRET not in await resp.text() and token not in await resp.text()
     finally:
-        emulator.send_signal(signal.SIGTERM)
-        await emulator.wait()
+        emulator.proc.send_signal(signal.SIGTERM)
+        await emulator.proc.wait()
     assert '"event":"saved"' in texts[0] and "info    saved" in texts[1] and "401" in texts[2]
     for text in texts:
         assert SECRET not in text and WRONG not in text and token not in text
