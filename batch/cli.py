@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ async def _run(loaded: Manifest, *, emulator: bool, out: Output, reconcile: bool
 
 
 async def _dry_run(loaded: Manifest) -> int:
-    rows: dict[str, Any] = {}
+    rows: Mapping[str, Any] = {}
     speed = None
     hashes = prepare.MemoryHashes()
     if loaded.api.state.is_file():

@@ -17,8 +17,9 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from batch.errors import LockedError, StateError
@@ -41,7 +42,7 @@ CREATE TABLE IF NOT EXISTS history (
 class StateStore(Protocol):
     """What the engine needs from durable state; `Store` (SQLite) implements it, a shared backend could too."""
 
-    def rows(self) -> dict[str, Row]: ...
+    def rows(self) -> Mapping[str, Row]: ...
     def row(self, key: str) -> Row: ...
     def insert(self, key: str, conversation: str, idx: int, fingerprint: str) -> None: ...
     def replace(self, key: str, conversation: str, idx: int, fingerprint: str) -> None: ...
@@ -59,6 +60,8 @@ class Store:
         self.path = path
         self._lock_handle: Any = None
         self._db: sqlite3.Connection | None = None
+        self._cache: dict[str, Row] = {}
+        self._loaded = False
 
     def open_readonly(self) -> Store:
         """For `status` and `--dry-run`: no lock, no writes; a missing file is a StateError."""
@@ -150,13 +153,25 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
-    # --- rows -----------------------------------------------------------------------------------------
-    def rows(self) -> dict[str, Row]:
-        cursor = self.db.execute(
-            "SELECT key, conversation, idx, fingerprint, status, conversation_id, job_id, evidence, message_ids, "
-            "attempts, error FROM segments"
-        )
-        return {r[0]: _row(r) for r in cursor}
+    # --- rows: read once at open, then kept in memory and updated after every commit (this process holds the
+    # lock, so nobody else writes them) -----------------------------------------------------------------------
+    def _select(self, where: str = "", args: tuple[Any, ...] = ()) -> list[Row]:
+        columns = "key, conversation, idx, fingerprint, status, conversation_id, job_id, evidence, message_ids"
+        query = f"SELECT {columns}, attempts, error FROM segments {where}"  # noqa: S608 - `where` is a literal here
+        cursor = self.db.execute(query, args)
+        return [_row(r) for r in cursor]
+
+    def _refresh(self, key: str) -> Row:
+        (row,) = self._select("WHERE key=?", (key,))
+        self._cache[key] = row
+        return row
+
+    def rows(self) -> Mapping[str, Row]:
+        """Every segment's row, as a read-only live view."""
+        if not self._loaded:
+            self._cache.update({r.key: r for r in self._select()})
+            self._loaded = True
+        return MappingProxyType(self._cache)
 
     def insert(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
         with self._tx() as db:
@@ -165,6 +180,7 @@ class Store:
                 (key, conversation, idx, fingerprint, Status.PENDING.value, time.time()),
             )
             db.execute("INSERT INTO history (at, key, status) VALUES (?,?,?)", (time.time(), key, "pending"))
+        self._refresh(key)
 
     def replace(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
         """A changed segment (content or parameters): start it afresh as pending, keeping the old row in history."""
@@ -178,6 +194,7 @@ class Store:
                 "INSERT INTO history (at, key, status, detail) VALUES (?,?,?,?)",
                 (time.time(), key, "pending", "changed: resubmitted"),
             )
+        self._refresh(key)
 
     def move(self, key: str, new: Status, **fields: Any) -> Row:
         """Apply one transition (checked against the table) and commit it, with the given column values."""
@@ -200,7 +217,7 @@ class Store:
                 "INSERT INTO history (at, key, status, detail) VALUES (?,?,?,?)",
                 (time.time(), key, new.value, fields.get("error")),
             )
-        return self.rows()[key]
+        return self._refresh(key)
 
     def row(self, key: str) -> Row:
         return self.rows()[key]
