@@ -150,7 +150,7 @@ class Runner:
         """Conversations an earlier run finished (perhaps killed before its hook ran) get the hook now; the hook
         itself skips what it has already done."""
         assert self.flow.after_conversation is not None
-        rows = self.store.rows()
+        rows = dict(self.store.rows())  # a snapshot: conversations saved later get the hook from their own save
         for conversation in self.manifest.conversations:
             mine = [rows.get(s.key) for s in conversation.segments]
             if all(r is not None and r.status is Status.SAVED for r in mine) and mine and mine[0]:

@@ -43,7 +43,13 @@ def after_conversation_hook(
     embedder = embedder_or_none(use_voice)
     ledger = Ledger(runner.manifest.api.state)
 
+    locks: dict[str, asyncio.Lock] = {}
+
     async def hook(conversation: batch.Conversation, conversation_id: str) -> None:
+        async with locks.setdefault(conversation_id, asyncio.Lock()):  # one reconciliation per conversation at once
+            await reconcile_once(conversation, conversation_id)
+
+    async def reconcile_once(conversation: batch.Conversation, conversation_id: str) -> None:
         if ledger.reconciled(conversation_id, len(conversation.segments)):
             return
         try:

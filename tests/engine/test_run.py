@@ -122,7 +122,8 @@ async def test_a_failed_job_is_reported_and_the_rest_finish(make_emulator: MakeE
     """job_failed on the first create: that segment is failed with a reason, its append blocked, the rest saved."""
     emu = await make_emulator(faults={"script": {"POST /v1/process/audio": ["job_failed"]}})
     manifest = write_manifest(  # one slot: the planner's order decides which create is the first POST
-        tmp_path, [("two-part", ["standup-part1.wav", "standup-part2.wav"]), ("other", ["solo-memo.wav"])],
+        tmp_path,
+        [("two-part", ["standup-part1.wav", "standup-part2.wav"]), ("other", ["solo-memo.wav"])],
         concurrency=1,
     )
     report = await emu.run(manifest)
