@@ -120,19 +120,15 @@ async def _run(loaded: Manifest, *, emulator: bool, out: Output, reconcile: bool
 
 
 async def _dry_run(loaded: Manifest) -> int:
-    rows: Mapping[str, Any] = {}
-    speed = None
-    hashes = prepare.MemoryHashes()
-    if loaded.api.state.is_file():
-        store = Store(loaded.api.state).open_readonly()
-        try:
-            rows, speed = store.rows(), (store.read_meta("progress") or {}).get("speed")
-            hashes = prepare.MemoryHashes(store)
-            prints = {s.key: await prepare.fingerprint(hashes, s) for s in loaded.segments()}
-        finally:
-            store.close()
-    else:
+    store = Store(loaded.api.state).open_readonly() if loaded.api.state.is_file() else None
+    try:  # the earlier run's state (if any) supplies rows, the measured speed and cached file hashes
+        rows: Mapping[str, Any] = store.rows() if store else {}
+        speed = (store.read_meta("progress") or {}).get("speed") if store else None
+        hashes = prepare.MemoryHashes(store)
         prints = {s.key: await prepare.fingerprint(hashes, s) for s in loaded.segments()}
+    finally:
+        if store is not None:
+            store.close()
     plan = dryrun.plan(loaded, prints, rows, speed=speed)
     table = Table(title=f"dry run of {loaded.path}: nothing is sent")
     for column in ("#", "segment", "source", "kind", "size", "duration", "action"):
