@@ -121,9 +121,11 @@ class SymblClient:
         return f"SymblClient(base_url={self._base!r})"  # never the secret or the token
 
     # --- auth ------------------------------------------------------------------------------------------
-    async def _access_token(self, *, renew: bool = False) -> str:
+    async def _access_token(self, *, refused: str | None = None) -> str:
+        """The current token; a new one when it is near its end or is the one just refused (several calls
+        refused at once renew it once)."""
         async with self._token_lock:
-            if renew or self._token is None or self._clock() >= self._renew_at:
+            if self._token is None or self._token == refused or self._clock() >= self._renew_at:
                 body = {"type": "application", "appId": self._app_id, "appSecret": self._app_secret}
                 try:
                     answer = await self._retrying(
@@ -143,10 +145,11 @@ class SymblClient:
 
     async def _authorized(self, method: str, path: str, *, submit: bool = False, **kwargs: Any) -> Any:
         """One call with the current token; on 401, regenerate once and repeat it."""
+        token = await self._access_token()
         try:
-            return await self._exchange(method, path, auth=await self._access_token(), submit=submit, **kwargs)
+            return await self._exchange(method, path, auth=token, submit=submit, **kwargs)
         except Unauthorized:
-            token = await self._access_token(renew=True)
+            token = await self._access_token(refused=token)
             return await self._exchange(method, path, auth=token, submit=submit, **kwargs)
 
     # --- the wire --------------------------------------------------------------------------------------

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 from batch.lifecycle import IN_FLIGHT, Row, Status
 from batch.models import Manifest, Segment
-from batch.planner import estimated_seconds, priority
-
-ASSUMED_SPEED = 0.1  # processing seconds per media second when no run has measured it
+from batch.planner import ASSUMED_SPEED, estimated_seconds, priority
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from batch.events import Event, EventSink
 from batch.lifecycle import Status
 from batch.media import CONTENT_TYPES, sniff
 from batch.models import Conversation, Manifest, Segment
-from batch.planner import estimated_seconds
+from batch.planner import ASSUMED_SPEED, estimated_seconds
+from batch.polling import PollPlan
 from batch.slots import SlotController
 from batch.store import StateStore
 
@@ -45,7 +45,9 @@ class Timing:
     job_timeout: float = 4 * 3600.0
     lost_answer_grace: float = 5.0
     undecided_after: float = 600.0
-    speed_guess: float = 0.1  # processing seconds per media second, until observed
+    speed_guess: float | None = None  # processing seconds per media second if known beforehand (else learned)
+    poll_nudge: float = 0.02  # polls after a job's predicted end: this share of the prediction, doubling
+    poll_target: float = 0.8  # share of jobs that should have ended when first asked at their prediction
     poll_errors_allowed: int = 8  # consecutive failed polls (each already retried) before the job counts as failed
     max_attempts: int = 5  # sends of one segment that never took effect before it is reported (429s not counted)
 
@@ -67,12 +69,24 @@ class Flow:
         self.manifest, self.client, self.store, self.slots = manifest, client, store, slots
         self.timing, self.emit, self.wake, self.clock, self.sleep = timing, emit, wake, clock, sleep
         self.segments = {s.key: s for s in manifest.segments()}
-        self.speed = timing.speed_guess
+        self.conversations = {c.id: c for c in manifest.conversations}
+        self.polling = PollPlan(
+            first=timing.first_poll_min,
+            growth=timing.poll_growth,
+            cap=timing.poll_cap,
+            nudge=timing.poll_nudge,
+            target=timing.poll_target,
+            speed=timing.speed_guess,
+        )
         self.sending = 0  # submissions started (by the runner) whose answer has not come yet
         self.webhook_url: str | None = None  # set when the receiver listens: sent with every submission
         self.after_conversation: AfterConversation | None = None  # e.g. reconciliation, once a conversation is done
         self._notices: dict[str, asyncio.Event] = {}
-        self.rng = random.Random()  # noqa: S311 - poll jitter, not security
+
+    @property
+    def speed(self) -> float:
+        """Processing seconds per media second: as learned, else the planner's assumption (for ETAs)."""
+        return self.polling.speed if self.polling.speed is not None else ASSUMED_SPEED
 
     def notice(self, job_id: str) -> None:
         """A webhook named this job: its poller looks now instead of at the end of its wait."""
@@ -97,11 +111,11 @@ class Flow:
     def _conversation_id(self, segment: Segment) -> str | None:
         if segment.index == 0:
             return None
-        first = next(s for s in self.segments.values() if s.conversation == segment.conversation and s.index == 0)
+        first = self.conversations[segment.conversation].segments[0]
         return self.store.row(first.key).conversation_id
 
     def _name(self, segment: Segment) -> str:
-        return next(c.name for c in self.manifest.conversations if c.id == segment.conversation)
+        return self.conversations[segment.conversation].name
 
     # --- submit ----------------------------------------------------------------------------------------
     async def _evidence(self, segment: Segment, conversation_id: str | None) -> dict[str, Any]:
@@ -197,16 +211,20 @@ class Flow:
     async def _poll(self, segment: Segment) -> None:
         row = self.store.row(segment.key)
         assert row.job_id is not None
-        started, errors = self.clock(), 0
-        wait = max(self.timing.first_poll_min, estimated_seconds(segment) * self.speed)
+        started, media = self.clock(), estimated_seconds(segment)
+        errors = polls = late = 0
+        previous = 0.0  # seconds after the submission of the last poll
         while True:
+            wait = self.polling.wait(media, self.clock() - started, polls, late)
             if self.clock() - started + wait > self.timing.job_timeout:
                 self.store.move(segment.key, Status.TIMED_OUT, error="no terminal status before the job timeout")
                 self._release()
                 self._event("timed_out", segment)
                 return
-            await self._wait_for_job(row.job_id, wait * self.rng.uniform(0.8, 1.2))
-            wait = min(self.timing.poll_cap, wait * self.timing.poll_growth)
+            await self._wait_for_job(row.job_id, wait)
+            asked = self.clock() - started
+            first_late = self.polling.is_late(media, asked) and late == 0
+            polls, late = polls + 1, late + self.polling.is_late(media, asked)
             try:
                 status = await self.client.job_status(row.job_id)
             except NotFound as exc:
@@ -220,8 +238,13 @@ class Flow:
             else:
                 errors, reason = 0, "the job ended failed"
                 self._event("polled", segment, detail=status)
+            ended = status in ("completed", "failed")
+            if first_late:
+                self.polling.first_answer(ended)
+            if ended:
+                self.polling.explored(media, (previous + asked) / 2)
+            previous = asked
             if status == "completed":
-                self._learn_speed(segment, self.clock() - started)
                 self.store.move(segment.key, Status.FINISHED)
                 self._release()
                 self._event("completed", segment)
@@ -232,11 +255,6 @@ class Flow:
                 self._release()
                 self._event("failed", segment, detail=reason)
                 return
-
-    def _learn_speed(self, segment: Segment, elapsed: float) -> None:
-        seconds = estimated_seconds(segment)
-        if seconds > 0:
-            self.speed = 0.7 * self.speed + 0.3 * (elapsed / seconds)
 
     # --- lost answers ----------------------------------------------------------------------------------
     async def resolve(self, segment: Segment) -> None:
@@ -310,9 +328,8 @@ class Flow:
         assert conversation_id is not None
         parts = await outputs.fetch(self.client, conversation_id)
         rows = self.store.rows()
-        siblings = sorted(
-            (s for s in self.segments.values() if s.conversation == segment.conversation), key=lambda s: s.index
-        )
+        conversation = self.conversations[segment.conversation]
+        siblings = sorted(conversation.segments, key=lambda s: s.index)
         earlier = {m for s in siblings if s.index < segment.index for m in rows[s.key].message_ids}
         mine = [m["id"] for m in parts["messages"] if m.get("id") not in earlier]
         ledger = [
@@ -329,7 +346,6 @@ class Flow:
         self._event("saved", segment, detail=f"{len(mine)} messages")
         self.wake()
         if self.after_conversation is not None and segment.index == len(siblings) - 1:
-            conversation = next(c for c in self.manifest.conversations if c.id == segment.conversation)
             await self.after_conversation(conversation, conversation_id)
 
 

@@ -10,12 +10,12 @@ output directory; anything else is refused rather than written.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from pathlib import Path
 from typing import Any
 
-import aiofiles
 import orjson
 
 from batch import render
@@ -58,20 +58,41 @@ def conversation_dir(output: Path, conversation: str) -> Path:
     return target
 
 
-async def write_bytes(path: Path, data: bytes) -> None:
+def _put(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")  # unique: two writers never share a temp
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.close(fd)
-    async with aiofiles.open(tmp, "wb") as handle:
-        await handle.write(data)
-        await handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 
+def _put_all(files: dict[Path, bytes]) -> None:
+    for path, data in files.items():
+        _put(path, data)
+
+
+async def write_bytes(path: Path, data: bytes) -> None:
+    """Atomically (temporary file, fsync, rename), in a worker thread."""
+    await asyncio.to_thread(_put, path, data)
+
+
+async def write_files(files: dict[Path, bytes]) -> None:
+    """Several files, each written atomically, in one trip to a worker thread (a conversation's dozen files)."""
+    await asyncio.to_thread(_put_all, files)
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n"
+
+
 async def write_json(path: Path, value: Any) -> None:
-    await write_bytes(path, orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    await write_bytes(path, _json(value))
 
 
 def transcript(messages: list[dict[str, Any]]) -> str:
@@ -89,14 +110,14 @@ async def save_conversation(
     output: Path, conversation: str, parts: dict[str, Any], segments: list[dict[str, Any]]
 ) -> Path:
     folder = conversation_dir(output, conversation)
-    for name, value in parts.items():
-        await write_json(folder / f"{name}.json", value)
-    await write_json(folder / "segments.json", segments)
+    files = {folder / f"{name}.json": _json(value) for name, value in parts.items()}
+    files[folder / "segments.json"] = _json(segments)
     messages = parts.get("messages", [])
     title = str(parts.get("conversation", {}).get("name") or conversation)
-    await write_bytes(folder / "transcript.txt", transcript(messages).encode())
-    await write_bytes(folder / "transcript.md", render.transcript_markdown(title, messages, segments).encode())
-    await write_bytes(folder / "timeline.svg", render.timeline_svg(title, messages, segments).encode())
+    files[folder / "transcript.txt"] = transcript(messages).encode()
+    files[folder / "transcript.md"] = render.transcript_markdown(title, messages, segments).encode()
+    files[folder / "timeline.svg"] = render.timeline_svg(title, messages, segments).encode()
+    await write_files(files)
     return folder
 
 

@@ -6,18 +6,22 @@ Rules:
 - a segment whose predecessor failed, timed out or is stuck is `blocked` for this run;
 - among ready segments, the one with the most media left in its conversation (itself and the appends after
   it) goes first, then the longest: the critical path starts early, so few slots idle at the end of a batch;
-  unknown durations are estimated from the size.
+  unknown durations are estimated from the size;
+- `Agenda` keeps the same answer up to date incrementally: after a change only the touched conversation is
+  looked at again (O(its segments + log n)), so a step costs the same for 100,000 rows as for 10.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import heapq
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from batch.lifecycle import IN_FLIGHT, Row, Status
 from batch.models import Segment
 
 BLOCKING = frozenset({Status.FAILED, Status.TIMED_OUT, Status.STUCK, Status.BLOCKED})
 BYTES_PER_SECOND = 16_000.0  # 128 kbit/s when a duration is unknown
+ASSUMED_SPEED = 0.1  # processing seconds per media second when no run has measured it (estimates only)
 
 
 def estimated_seconds(segment: Segment) -> float:
@@ -32,18 +36,59 @@ def priority(segments: Sequence[Segment], position: int) -> tuple[float, float]:
     return (-rest, -estimated_seconds(segments[position]))
 
 
+def _first_pending(segments: Sequence[Segment], rows: Mapping[str, Row]) -> int | None:
+    for position, segment in enumerate(segments):
+        status = rows[segment.key].status
+        if status is not Status.SAVED:
+            return position if status is Status.PENDING else None
+    return None
+
+
 def ready(conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row]) -> list[Segment]:
     """The segments that may be submitted now, best first."""
-    found: list[tuple[tuple[float, float], str, Segment]] = []
+    found = []
     for segments in conversations:
-        for position, segment in enumerate(segments):
-            status = rows[segment.key].status
-            if status is Status.SAVED:
-                continue
-            if status is Status.PENDING:
-                found.append((priority(segments, position), segment.key, segment))
-            break  # only the first unfinished segment of a conversation is considered
+        position = _first_pending(segments, rows)
+        if position is not None:
+            found.append((priority(segments, position), segments[position].key, segments[position]))
     return [segment for *_, segment in sorted(found)]
+
+
+class Agenda:
+    """`ready` and `blocked`, maintained: `update` re-examines the conversations of the changed keys, `best`
+    answers the first of `ready` (minus the busy keys) without looking at the others."""
+
+    def __init__(self, conversations: Sequence[Sequence[Segment]]) -> None:
+        self._conversations = conversations
+        self._of = {s.key: index for index, segments in enumerate(conversations) for s in segments}
+        self._heap: list[tuple[tuple[float, float], str, int, int]] = []
+        self._ready: dict[int, int] = {}  # conversation index -> position of its ready segment
+
+    def update(self, keys: Iterable[str], rows: Mapping[str, Row], busy: Collection[str] = ()) -> list[Segment]:
+        """Take changed rows (and busy keys) into account; return the segments that became blocked."""
+        stopped: list[Segment] = []
+        for index in {self._of[k] for k in keys if k in self._of}:
+            segments = self._conversations[index]
+            stopped += blocked([segments], rows)
+            position = _first_pending(segments, rows)
+            if position is None or segments[position].key in busy:
+                self._ready.pop(index, None)
+            elif self._ready.get(index) != position:
+                self._ready[index] = position
+                heapq.heappush(self._heap, (priority(segments, position), segments[position].key, index, position))
+        return stopped
+
+    def best(self) -> Segment | None:
+        while self._heap:
+            *_, index, position = self._heap[0]
+            if self._ready.get(index) == position:
+                return self._conversations[index][position]
+            heapq.heappop(self._heap)  # stale: taken, finished or blocked since it was pushed
+        return None
+
+    def take(self, segment: Segment) -> None:
+        """The segment was started: it leaves the agenda until a change puts it back."""
+        self._ready.pop(self._of[segment.key], None)
 
 
 def blocked(conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row]) -> list[Segment]:

@@ -60,7 +60,7 @@ class MemoryHashes:
 
 
 async def content_hash(store: HashCache, path: Path) -> str:
-    stat = await asyncio.to_thread(path.stat)
+    stat = os.stat(path)  # cheap, and nothing else runs yet: a thread hop per file would cost more than the call
     where = _where(path)
     cached = store.cached_hash(where, stat.st_size, stat.st_mtime_ns)
     if cached is not None:
@@ -79,26 +79,30 @@ async def fingerprint(store: HashCache, segment: Segment) -> str:
 
 
 async def synchronise(store: StateStore, manifest: Manifest) -> list[str]:
-    """Insert, replace and recover rows; return one line per decision worth logging."""
+    """Insert, replace and recover rows; return one line per decision worth logging. Fingerprints are taken
+    first, then every write goes into one transaction (a 100,000-row manifest is one commit, not 100,000)."""
+    with store.batched():  # the hash cache too; nothing else writes the store before the run starts
+        prints = {c.id: [await fingerprint(store, s) for s in c.segments] for c in manifest.conversations}
     notes: list[str] = []
-    for conversation in manifest.conversations:
-        prints = [await fingerprint(store, s) for s in conversation.segments]
-        rows = store.rows()
-        known = [(s, p, rows.get(s.key)) for s, p in zip(conversation.segments, prints, strict=True)]
-        changed = any(r is not None and r.fingerprint != p for _, p, r in known)
-        busy = any(r is not None and r.status in IN_FLIGHT for _, _, r in known)
-        if changed and not busy:
-            notes.append(f"{conversation.id}: media or parameters changed; resubmitting it as a new conversation")
-        for segment, digest, row in known:
-            if row is None:
-                store.insert(segment.key, segment.conversation, segment.index, digest)
-            elif changed and not busy:
-                store.replace(segment.key, segment.conversation, segment.index, digest)
-            elif row.status in RECOVERABLE:
-                store.move(segment.key, RECOVERABLE[row.status])
-                notes.append(f"{segment.key}: {row.status} at the last stop; now {RECOVERABLE[row.status]}")
-            elif row.status in RETRIED:
-                store.move(segment.key, Status.PENDING, attempts=0, error=None)  # a re-run: fresh tries
+    rows = store.rows()
+    with store.batched():
+        for conversation in manifest.conversations:
+            pairs = zip(conversation.segments, prints[conversation.id], strict=True)
+            known = [(s, p, rows.get(s.key)) for s, p in pairs]
+            changed = any(r is not None and r.fingerprint != p for _, p, r in known)
+            busy = any(r is not None and r.status in IN_FLIGHT for _, _, r in known)
+            if changed and not busy:
+                notes.append(f"{conversation.id}: media or parameters changed; resubmitting it as a new conversation")
+            for segment, digest, row in known:
+                if row is None:
+                    store.insert(segment.key, segment.conversation, segment.index, digest)
+                elif changed and not busy:
+                    store.replace(segment.key, segment.conversation, segment.index, digest)
+                elif row.status in RECOVERABLE:
+                    store.move(segment.key, RECOVERABLE[row.status])
+                    notes.append(f"{segment.key}: {row.status} at the last stop; now {RECOVERABLE[row.status]}")
+                elif row.status in RETRIED:
+                    store.move(segment.key, Status.PENDING, attempts=0, error=None)  # a re-run: fresh tries
     return notes
 
 

@@ -78,9 +78,14 @@ class Runner:
             clock=clock,
             sleep=sleep,
         )
+        measured = (store.read_meta("progress") or {}).get("speed")  # an earlier run's measurement, if any
+        if self.flow.polling.speed is None and isinstance(measured, int | float) and measured > 0:
+            self.flow.polling.speed = float(measured)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._fatal: InputError | None = None
         self._conversations = [list(c.segments) for c in manifest.conversations]
+        self._agenda = planner.Agenda(self._conversations)
+        self._ended: set[str] = set()  # keys whose task ended since the last step (they may be ready again)
         self._published = 0.0
 
     def snapshot(self) -> Snapshot:
@@ -98,7 +103,7 @@ class Runner:
         now = self.clock()
         if force or now - self._published >= 1.0:
             self._published = now
-            facts = {"updated_at": time.time(), "speed": self.flow.speed}
+            facts = {"updated_at": time.time(), "speed": self.flow.polling.speed}  # None until measured
             self.store.write_meta("progress", self.snapshot().as_dict() | facts)
 
     async def run(self) -> Report:
@@ -121,6 +126,7 @@ class Runner:
             notes += prepare.restart_unfinished(self.store, self.manifest)
         for note in notes:
             self.on_event(Event("resume", detail=note))
+        self._ended = {s.key for segments in self._conversations for s in segments}  # the first step plans all
         async with asyncio.TaskGroup() as group:
             self._adopt(group)
             if self.flow.after_conversation is not None:
@@ -142,6 +148,7 @@ class Runner:
                 self._fatal = self._fatal or exc
             finally:
                 self._running.pop(key, None)
+                self._ended.add(key)
                 self._wake.set()
 
         self._running[key] = group.create_task(tracked())
@@ -193,18 +200,20 @@ class Runner:
         decision = self.slots.tick(now)
         if decision is not None:
             self.on_event(Event("ceiling", detail=f"{decision.event}: {decision.ceiling}"))
-        rows = self.store.rows()
-        for segment in planner.blocked(self._conversations, rows):
+        changed = self.store.changes() | self._ended
+        self._ended = set()
+        for segment in self._agenda.update(changed, self.store.rows(), self._running):
             self.store.move(segment.key, Status.BLOCKED, error="an earlier segment of the conversation did not finish")
             self.on_event(Event("blocked", segment.key, segment.conversation, line=segment.line))
-        candidates = [s for s in planner.ready(self._conversations, rows) if s.key not in self._running]
+        best = self._agenda.best()
         window_open = not self.slots.probing() or self.flow.sending < self.options.max_sending
-        if candidates and self.slots.can_start(now) and window_open:
+        if best is not None and self.slots.can_start(now) and window_open:
             self.slots.started(now)
             self.flow.sending += 1
-            self._spawn(group, candidates[0].key, self.flow.submit(candidates[0]))
+            self._agenda.take(best)
+            self._spawn(group, best.key, self.flow.submit(best))
             return True
-        if not candidates and not self._running:
+        if best is None and not self._running:
             return False
         self._wake.clear()
         timeout = self.slots.wait_hint(now) or self.options.tick

@@ -12,6 +12,7 @@ The interface (`Store`) is small on purpose so a PostgreSQL backend can implemen
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -47,6 +48,8 @@ class StateStore(Protocol):
     def insert(self, key: str, conversation: str, idx: int, fingerprint: str) -> None: ...
     def replace(self, key: str, conversation: str, idx: int, fingerprint: str) -> None: ...
     def move(self, key: str, new: Status, **fields: Any) -> Row: ...
+    def changes(self) -> set[str]: ...
+    def batched(self) -> contextlib.AbstractContextManager[None]: ...
     def cached_hash(self, path: str, size: int, mtime_ns: int) -> str | None: ...
     def remember_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None: ...
     def write_meta(self, key: str, value: Any) -> None: ...
@@ -62,6 +65,8 @@ class Store:
         self._db: sqlite3.Connection | None = None
         self._cache: dict[str, Row] = {}
         self._loaded = False
+        self._changed: set[str] = set()
+        self._depth = 0  # > 0 inside `batched()`: one transaction for many writes
 
     def open_readonly(self) -> Store:
         """For `status` and `--dry-run`: no lock, no writes; a missing file is a StateError."""
@@ -145,13 +150,34 @@ class Store:
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self._depth:
+            yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._loaded = False  # the cache may hold rolled-back rows: read them again
+            self._cache.clear()
             raise
         self.db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Many writes in one transaction (e.g. inserting a 100,000-row manifest): committed together or not at
+        all. Only for writes that need not be durable one by one (never around a submission's intent)."""
+        with self._tx():
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+
+    def changes(self) -> set[str]:
+        """Keys written since the last call (the runner re-plans only their conversations)."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     # --- rows: read once at open, then kept in memory and updated after every commit (this process holds the
     # lock, so nobody else writes them) -----------------------------------------------------------------------
@@ -161,10 +187,10 @@ class Store:
         cursor = self.db.execute(query, args)
         return [_row(r) for r in cursor]
 
-    def _refresh(self, key: str) -> Row:
-        (row,) = self._select("WHERE key=?", (key,))
-        self._cache[key] = row
-        return row
+    def _fresh(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
+        self.rows()
+        self._cache[key] = Row(key, conversation, idx, fingerprint, Status.PENDING, None, None, {}, [], 0, None)
+        self._changed.add(key)
 
     def rows(self) -> Mapping[str, Row]:
         """Every segment's row, as a read-only live view."""
@@ -180,7 +206,7 @@ class Store:
                 (key, conversation, idx, fingerprint, Status.PENDING.value, time.time()),
             )
             db.execute("INSERT INTO history (at, key, status) VALUES (?,?,?)", (time.time(), key, "pending"))
-        self._refresh(key)
+        self._fresh(key, conversation, idx, fingerprint)
 
     def replace(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
         """A changed segment (content or parameters): start it afresh as pending, keeping the old row in history."""
@@ -194,7 +220,7 @@ class Store:
                 "INSERT INTO history (at, key, status, detail) VALUES (?,?,?,?)",
                 (time.time(), key, "pending", "changed: resubmitted"),
             )
-        self._refresh(key)
+        self._fresh(key, conversation, idx, fingerprint)
 
     def move(self, key: str, new: Status, **fields: Any) -> Row:
         """Apply one transition (checked against the table) and commit it, with the given column values."""
@@ -203,11 +229,11 @@ class Store:
         if unknown:
             raise ValueError(f"unknown state fields {sorted(unknown)}")
         values = {k: json.dumps(v) if k in ("evidence", "message_ids") else v for k, v in fields.items()}
+        current = self.rows().get(key)  # the cache is the table: this process holds the lock
+        if current is None:
+            raise StateError(f"no state row for segment {key}")
+        check(current.status, new)
         with self._tx() as db:
-            current = db.execute("SELECT status FROM segments WHERE key=?", (key,)).fetchone()
-            if current is None:
-                raise StateError(f"no state row for segment {key}")
-            check(Status(current[0]), new)
             sets = ", ".join(f"{k}=?" for k in values)
             db.execute(
                 f"UPDATE segments SET status=?, updated_at=?{', ' + sets if sets else ''} WHERE key=?",  # noqa: S608 - column names come from the allow-list above
@@ -217,7 +243,10 @@ class Store:
                 "INSERT INTO history (at, key, status, detail) VALUES (?,?,?,?)",
                 (time.time(), key, new.value, fields.get("error")),
             )
-        return self._refresh(key)
+        row = dataclasses.replace(current, status=new, **fields)
+        self._cache[key] = row
+        self._changed.add(key)
+        return row
 
     def row(self, key: str) -> Row:
         return self.rows()[key]

@@ -1,6 +1,7 @@
 """The control plane under /_emulator/ (not part of the Symbl contract; the client never needs it).
 
-POST reset · GET/POST config · GET stats · GET requests · GET state · POST clock {"advance": s} (manual clock).
+POST reset · GET/POST config · GET stats · GET requests · GET jobs · GET state ·
+POST clock {"advance": s} (manual clock).
 """
 
 from __future__ import annotations
@@ -102,6 +103,30 @@ async def stats(request: web.Request) -> web.Response:
 @control.get("/_emulator/requests")
 async def requests(request: web.Request) -> web.Response:
     return web.json_response({"requests": list(request.app[EMULATOR].requests)})
+
+
+@control.get("/_emulator/jobs")
+async def jobs(request: web.Request) -> web.Response:
+    """Every job's timeline in clock seconds (submitted, started, ended, first reported ended) and its polls."""
+    backend = request.app[EMULATOR].backend
+    backend.advance()
+    return web.json_response(
+        {
+            "jobs": [
+                {
+                    "id": j.id,
+                    "conversationId": j.conversation_id,
+                    "status": j.status.value,
+                    "submittedAt": j.submitted_at,
+                    "startedAt": j.started_at,
+                    "endsAt": j.ends_at,
+                    "reportedAt": j.reported_at,
+                    "statusRequests": j.status_requests,
+                }
+                for j in backend.jobs.values()
+            ]
+        }
+    )
 
 
 @control.get("/_emulator/state")

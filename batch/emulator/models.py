@@ -80,6 +80,8 @@ class Job:
     started_at: float | None = None
     ends_at: float | None = None
     message_ids: list[str] = field(default_factory=list)
+    status_requests: int = 0  # GET /v1/job answers for this job
+    reported_at: float | None = None  # clock seconds of the first answer that gave its terminal status
 
 
 @dataclass(slots=True)

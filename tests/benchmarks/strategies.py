@@ -3,7 +3,7 @@
 - `sdk_sequential`: the official SDK's pattern — one recording at a time, polling every 30 s (scaled);
 - `sdk_batch`: the SDK's batch example — submit everything at once, poll every 30 s (scaled); a 429 is a failure;
 - `semaphore`: a fixed semaphore (8) with 3 s polling (scaled); a 429 waits 3 s (scaled) and resubmits.
-Each returns (finished recordings, 429 answers seen).
+Each returns the number of recordings finished.
 """
 
 from __future__ import annotations
@@ -67,3 +67,28 @@ async def semaphore(api: RawApi, files: Sequence[Path], scale: float, size: int 
             return await api.wait(job, 3 * scale)
 
     return sum(await asyncio.gather(*(one(p) for p in files)))
+
+
+READS = ("", "/messages", "/members", "/insights", "/questions", "/action-items", "/follow-ups", "/topics")
+
+
+async def bare_requests(api: RawApi, files: Sequence[Path]) -> int:
+    """The floor for scenario 4: the HTTP requests our engine makes per lifecycle (name lookup, upload, status
+    until ended, the conversation and its seven lists), with bare aiohttp and nothing else: no state, no files."""
+    done = 0
+    for path in files:
+        params = {"filter": f'name=="{path.stem}"', "limit": "100", "offset": "0", "order": "asc"}
+        async with api.http.get(f"{api.base}/v1/conversations", params=params, headers=api.headers) as resp:
+            await resp.read()
+        async with api.http.post(
+            f"{api.base}/v1/process/audio", params={"name": path.stem}, data=path.read_bytes(), headers=api.headers
+        ) as resp:
+            answer = await resp.json()
+        if await api.wait(answer["jobId"], 0.0):
+            for part in READS:
+                async with api.http.get(
+                    f"{api.base}/v1/conversations/{answer['conversationId']}{part}", headers=api.headers
+                ) as resp:
+                    await resp.read()
+            done += 1
+    return done

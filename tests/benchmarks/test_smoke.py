@@ -8,10 +8,17 @@ from tests.benchmarks.run import main_async, table
 
 
 async def test_benchmark_smoke(tmp_path: Path) -> None:
-    """Every scenario runs and reports its measured figures; every recording of our strategy finishes."""
-    results = await main_async(True, tmp_path / "results.json")
+    """Every scenario runs and reports measured figures: ours finishes everything within the account's limit,
+    polls are counted, the memory children report, the picture is drawn."""
+    results = await main_async(True, tmp_path / "results.json", tmp_path / "occupancy.svg")
     ours = results["makespan"][0]
     assert ours["strategy"] == "ours" and ours["not_finished"] == 0 and ours["peak_jobs"] <= ours["C"]
-    assert results["wrong_ceiling"][0]["not_finished"] == 0
+    assert ours["polls_per_job"] >= 1 and ours["delay_median"] is not None
+    assert all(row["not_finished"] == 0 for row in results["wrong_ceiling"])
+    assert results["webhooks"]["not_finished"] == 0
+    memory = results["memory"]
+    assert memory["dry_run"]["returncode"] == 0 and memory["dry_run"]["peak_rss_mb"] > 0
+    assert memory["real_run"]["returncode"] in (0, 130) and memory["real_run"]["jobs_completed"] > 0
+    assert memory["upload"]["saved"] == 1 and memory["upload"]["file_bytes"] == 8 << 20
     assert results["planning"]["cpu_s"] >= 0 and "strategy" in table(results)
-    assert (tmp_path / "results.json").is_file()
+    assert (tmp_path / "results.json").is_file() and "<svg" in (tmp_path / "occupancy.svg").read_text()

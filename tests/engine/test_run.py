@@ -108,13 +108,14 @@ async def test_a_create_that_never_arrived_is_sent_again_once(make_emulator: Mak
 
 
 async def test_an_expired_token_is_renewed_mid_run(make_emulator: MakeEmulator, tmp_path: Path) -> None:
-    """A token that dies mid-run (401) is regenerated once and the call repeated: nothing fails."""
+    """A token that dies mid-run (401) is regenerated once (even when polls in flight are refused together) and
+    the calls repeated: nothing fails."""
     emu = await make_emulator(faults={"script": {"GET /v1/job/*": ["token_expiry"]}})
     manifest = write_manifest(tmp_path, [("a", ["solo-memo.wav"]), ("b", ["interview.wav"])])
     report = await emu.run(manifest)
     log = (await emu.control("requests"))["requests"]
     assert report.ok
-    assert [r["status"] for r in log if r["path"].startswith("/v1/job/")].count(401) == 1
+    assert [r["status"] for r in log if r["path"].startswith("/v1/job/")].count(401) in (1, 2)
     assert [r["path"] for r in log].count("/oauth2/token:generate") == 2
 
 
