@@ -143,6 +143,10 @@ class SymblClient:
                 self._renew_at = self._clock() + expires - min(300.0, expires / 10)
             return self._token
 
+    async def ready(self) -> None:
+        """Have a valid token at hand, so that a submission can go out the moment its intent is written."""
+        await self._access_token()
+
     async def _authorized(self, method: str, path: str, *, submit: bool = False, **kwargs: Any) -> Any:
         """One call with the current token; on 401, regenerate once and repeat it."""
         token = await self._access_token()

@@ -22,7 +22,7 @@ from typing import Any
 
 from batch import outputs
 from batch.client import Submitted, SymblClient
-from batch.errors import ApiError, NotFound, OutcomeUnknown, RateLimited, Refused
+from batch.errors import ApiError, InputError, NotFound, OutcomeUnknown, RateLimited, Refused
 from batch.events import Event, EventSink
 from batch.lifecycle import Status
 from batch.media import CONTENT_TYPES, sniff
@@ -82,6 +82,8 @@ class Flow:
         self.webhook_url: str | None = None  # set when the receiver listens: sent with every submission
         self.after_conversation: AfterConversation | None = None  # e.g. reconciliation, once a conversation is done
         self._notices: dict[str, asyncio.Event] = {}
+        self.prepared: dict[str, dict[str, Any]] = {}  # evidence read ahead for the next submission, by key
+        self._saving = asyncio.Semaphore(4)  # results reads at once: they may wait, submissions and polls not
 
     @property
     def speed(self) -> float:
@@ -124,22 +126,33 @@ class Flow:
         messages = await self.client.read(conversation_id, "messages", "messages")
         return {"before": [m.get("id") for m in messages]}
 
+    async def prepare(self, segment: Segment) -> None:
+        """Read the evidence of the segment most likely to be sent next while every slot is busy, so that the
+        moment a slot frees the submission itself goes out (evidence read earlier is still evidence of what
+        existed before the request). A failure here only means `submit` reads it itself."""
+        try:
+            self.prepared[segment.key] = await self._evidence(segment, self._conversation_id(segment))
+        except (ApiError, InputError):
+            self.prepared.pop(segment.key, None)
+
     async def submit(self, segment: Segment) -> None:
         """Holds a slot and counts in `sending` already (the runner did both when it spawned this)."""
         conversation_id = self._conversation_id(segment)
         params = dict(segment.params) | ({"name": self._name(segment)} if conversation_id is None else {})
         if self.webhook_url is not None:
             params.setdefault("webhookUrl", self.webhook_url)
-        try:
-            evidence = await self._evidence(segment, conversation_id)
-        except ApiError as exc:  # nothing was sent: pending again (or failed after many tries), after a pause
+        try:  # everything that can be done before the intent is: between it and the request, nothing may wait
+            evidence = self.prepared.pop(segment.key, None) or await self._evidence(segment, conversation_id)
+            content_type = _content_type(segment)
+            await self.client.ready()
+        except (ApiError, OSError) as exc:  # nothing was sent: pending again (or failed after many tries), later
             self.sending -= 1
             self.slots.pause(self.clock(), self.timing.first_poll_min)
             self._again(segment, Status.FAILED, str(exc), "retry_later")
             return
         self.store.move(segment.key, Status.SUBMITTING, evidence=evidence, conversation_id=conversation_id)
         try:
-            sent = await self._send(segment, params, conversation_id)
+            sent = await self._send(segment, params, conversation_id, content_type)
         except RateLimited as exc:
             self.store.move(segment.key, Status.PENDING, error="429: no job slot")
             decision = self.slots.rejected(self.clock(), exc.retry_after)
@@ -165,14 +178,16 @@ class Flow:
         self._event("submitted", segment)
         await self.poll(segment)
 
-    async def _send(self, segment: Segment, params: dict[str, Any], conversation_id: str | None) -> Submitted:
+    async def _send(
+        self, segment: Segment, params: dict[str, Any], conversation_id: str | None, content_type: str
+    ) -> Submitted:
         try:
             if segment.file is not None:
                 return await self.client.submit_file(
                     segment.file,
                     kind=segment.kind,
                     size=segment.size,
-                    content_type=_content_type(segment),
+                    content_type=content_type,
                     params=params,
                     conversation_id=conversation_id,
                 )
@@ -213,7 +228,7 @@ class Flow:
         assert row.job_id is not None
         started, media = self.clock(), estimated_seconds(segment)
         errors = polls = late = 0
-        previous = 0.0  # seconds after the submission of the last poll
+        previous, taught = 0.0, False  # seconds after the submission of the last poll; the tracker heard of it
         while True:
             wait = self.polling.wait(media, self.clock() - started, polls, late)
             if self.clock() - started + wait > self.timing.job_timeout:
@@ -223,8 +238,8 @@ class Flow:
                 return
             await self._wait_for_job(row.job_id, wait)
             asked = self.clock() - started
-            first_late = self.polling.is_late(media, asked) and late == 0
-            polls, late = polls + 1, late + self.polling.is_late(media, asked)
+            at_prediction = self.polling.is_late(media, asked)
+            polls, late = polls + 1, late + at_prediction
             try:
                 status = await self.client.job_status(row.job_id)
             except NotFound as exc:
@@ -239,10 +254,11 @@ class Flow:
                 errors, reason = 0, "the job ended failed"
                 self._event("polled", segment, detail=status)
             ended = status in ("completed", "failed")
-            if first_late:
-                self.polling.first_answer(ended)
+            if not taught and (at_prediction or ended):  # ended before the prediction also says: too slow a guess
+                self.polling.first_answer(media, asked, ended)
+                taught = True
             if ended:
-                self.polling.explored(media, (previous + asked) / 2)
+                self.polling.ended(media, (previous, asked), late)
             previous = asked
             if status == "completed":
                 self.store.move(segment.key, Status.FINISHED)
@@ -326,7 +342,8 @@ class Flow:
         row = self.store.row(segment.key)
         conversation_id = row.conversation_id or self._conversation_id(segment)
         assert conversation_id is not None
-        parts = await outputs.fetch(self.client, conversation_id)
+        async with self._saving:
+            parts = await outputs.fetch(self.client, conversation_id)
         rows = self.store.rows()
         conversation = self.conversations[segment.conversation]
         siblings = sorted(conversation.segments, key=lambda s: s.index)
@@ -352,7 +369,8 @@ class Flow:
 def _content_type(segment: Segment) -> str:
     if segment.kind == "video":
         return "video/mp4"
-    assert segment.file is not None
+    if segment.file is None:  # a URL: the server fetches it
+        return "application/json"
     with segment.file.open("rb") as handle:
         container = sniff(handle.read(16))
     return CONTENT_TYPES.get(container or "", "application/octet-stream")

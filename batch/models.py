@@ -18,7 +18,7 @@ class ApiConfig:
     output: Path = Path("output")
     state: Path = Path("output/state.sqlite")
     max_upload_bytes: int = 1 << 30
-    poll_cap: float = 30.0  # seconds between polls of one job, at most
+    poll_cap: float = 30.0  # seconds between polls of one job past its predicted end, at most
     job_timeout: float = 4 * 3600.0  # seconds a run waits for one job before marking it timed out
     poll_min: float = 1.0  # seconds before the first poll of a job, at least
     lost_answer_grace: float = 5.0  # seconds to wait before resolving a lost answer

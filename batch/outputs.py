@@ -11,6 +11,9 @@ output directory; anything else is refused rather than written.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import ctypes
+import functools
 import os
 import secrets
 from pathlib import Path
@@ -50,15 +53,21 @@ async def refresh(client: SymblClient, output: Path, conversation: str, conversa
     return parts
 
 
+@functools.lru_cache(maxsize=8)
+def _resolved(output: Path) -> Path:
+    return output.resolve()
+
+
 def conversation_dir(output: Path, conversation: str) -> Path:
-    root = output.resolve()
-    target = (root / conversation).resolve()
-    if target.parent != root:
+    """The conversation's folder: a plain name right under the (resolved) output directory, not a symlink."""
+    root = _resolved(output)
+    target = root / conversation
+    if target.parent != root or conversation in ("", ".", "..") or target.is_symlink():
         raise InputError(f"conversation id '{conversation}' would write outside {output}; use a plain name")
     return target
 
 
-def _put(path: Path, data: bytes) -> None:
+def _temporary(path: Path, data: bytes, *, sync: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")  # unique: two writers never share a temp
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -66,25 +75,61 @@ def _put(path: Path, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    return tmp
+
+
+def _put(path: Path, data: bytes) -> None:
+    os.replace(_temporary(path, data, sync=True), path)
+
+
+def _syncfs_function() -> Any:
+    """Linux's syncfs(2), which makes everything written to one filesystem durable in one call; else None."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
+    return function
+
+
+_SYNCFS = _syncfs_function()
 
 
 def _put_all(files: dict[Path, bytes]) -> None:
-    for path, data in files.items():
-        _put(path, data)
+    """Every file to a temporary, all made durable (one syncfs for the lot where Linux has it, else an fsync
+    each), then each renamed over its target: a reader never sees a torn file, a crash never a lost one."""
+    if _SYNCFS is None or not files:
+        for path, data in files.items():
+            _put(path, data)
+        return
+    temporaries = {path: _temporary(path, data, sync=False) for path, data in files.items()}
+    fd = os.open(next(iter(files)).parent, os.O_RDONLY)
+    try:
+        if _SYNCFS(fd) != 0:
+            raise OSError(ctypes.get_errno(), "syncfs failed")
+    finally:
+        os.close(fd)
+    for path, tmp in temporaries.items():
+        os.replace(tmp, path)
+
+
+# Writers get threads of their own: fsyncs queued in the loop's default executor would hold up the reads that
+# feed uploads (aiofiles uses that one), and a slot would wait for a disk that has nothing to do with it.
+_WRITERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="symbl-batch-writer")
 
 
 async def write_bytes(path: Path, data: bytes) -> None:
-    """Atomically (temporary file, fsync, rename), in a worker thread."""
-    await asyncio.to_thread(_put, path, data)
+    """Atomically (temporary file, fsync, rename), in a writer thread."""
+    await asyncio.get_running_loop().run_in_executor(_WRITERS, _put, path, data)
 
 
 async def write_files(files: dict[Path, bytes]) -> None:
-    """Several files, each written atomically, in one trip to a worker thread (a conversation's dozen files)."""
-    await asyncio.to_thread(_put_all, files)
+    """Several files, each written atomically, in one trip to a writer thread (a conversation's dozen files)."""
+    await asyncio.get_running_loop().run_in_executor(_WRITERS, _put_all, files)
 
 
 def _json(value: Any) -> bytes:

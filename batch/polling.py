@@ -3,12 +3,17 @@
 Rules:
 - until one job of the run has been seen to end, nothing is known about the service's speed: poll at
   `first` x growth^k seconds after the submission (1 s, 1.5 s, 2.3 s, ... up to `cap`);
-- then the first poll of a job is at its predicted end (speed x media seconds); a job not ended by then is
-  polled again after `nudge` x the prediction, doubling each time (2 %, 4 %, 8 % ... of it, up to `cap`);
-- the speed is a quantile tracker: a job that had ended at its first poll at the prediction moves it down a
-  little, one that had not moves it up more, so that about `target` of the jobs have ended when first asked
-  (most jobs cost one poll and are noticed at most a few per cent late). Its step doubles while the moves
-  keep one direction (far from the truth) and halves when they alternate (near it).
+- then the first poll of a job is at its predicted end (speed x media seconds, however far away: the wait is
+  not cut into polls); a job not ended by then is polled again after `nudge` x the prediction, doubling each
+  time (2 %, 4 %, 8 % ... of it, up to `cap`);
+- the speed is a quantile tracker: a job that had ended when first asked moves it down a little, one that had
+  not moves it up more, so that about `target` of the jobs have ended when first asked (most jobs cost one
+  poll and are noticed a few per cent late);
+- every answer also bounds the speed: a job found ended after t seconds took at most t (the speed falls to
+  t / media at once), a late job found ended between two polls took about their midpoint (it rises to that at
+  once);
+- after `streak` jobs in a row had ended when first asked, the prediction may be far too long: the next jobs
+  are first asked at half of it, until one has not ended by then.
 """
 
 from __future__ import annotations
@@ -25,13 +30,16 @@ class PollPlan:
     nudge: float = 0.02
     target: float = 0.8
     speed: float | None = None  # processing seconds per media second, once a job has been seen to end
-    step: float = 0.1
-    min_step: float = 0.01
-    max_step: float = 1.0
-    _direction: int = 0
+    step: float = 0.02
+    streak: int = 10
+    _ended_in_a_row: int = 0
 
     def predicted(self, media_seconds: float) -> float | None:
         return None if self.speed is None else self.speed * media_seconds
+
+    @property
+    def probing(self) -> bool:
+        return self._ended_in_a_row >= self.streak
 
     def wait(self, media_seconds: float, elapsed: float, polls: int, late: int) -> float:
         """Seconds until the next poll of a job submitted `elapsed` seconds ago, polled `polls` times so far,
@@ -39,28 +47,35 @@ class PollPlan:
         predicted = self.predicted(media_seconds)
         if predicted is None:
             return min(self.cap, self.first * float(self.growth) ** polls)
-        if late == 0 and elapsed < predicted:
-            return min(self.cap, predicted - elapsed)
+        if polls == 0 and self.probing:
+            predicted /= 2
+        if late == 0 and elapsed < max(predicted, self.first):
+            return max(predicted, self.first) - elapsed
         return min(self.cap, max(self.first * self.nudge, self.nudge * predicted * 2.0 ** max(0, late - 1)))
 
     def is_late(self, media_seconds: float, elapsed: float) -> bool:
-        """Whether a poll now is at or after the predicted end (only those teach the tracker)."""
+        """Whether a poll now is at or after the predicted end."""
         predicted = self.predicted(media_seconds)
         return predicted is not None and elapsed >= predicted * 0.999
 
-    def first_answer(self, ended: bool) -> None:
-        """The answer to a job's first poll at or after its prediction: move the speed towards the target."""
-        if self.speed is None:
+    def first_answer(self, media_seconds: float, elapsed: float, ended: bool) -> None:
+        """The answer to a job's first poll at or after its prediction, or the first that found it ended."""
+        if self.speed is None or media_seconds <= 0:
             return
-        direction = -1 if ended else 1
-        if self._direction == direction:
-            self.step = min(self.max_step, self.step * 2)
-        elif self._direction:
-            self.step = max(self.min_step, self.step / 2)
-        self._direction = direction
-        self.speed *= math.exp(-self.step * (1 - self.target) if ended else self.step * self.target)
+        if ended:
+            self._ended_in_a_row += 1
+            self.speed = min(self.speed * math.exp(-self.step * (1 - self.target)), elapsed / media_seconds)
+        else:
+            self._ended_in_a_row = 0
+            self.speed *= math.exp(self.step * self.target)
 
-    def explored(self, media_seconds: float, elapsed: float) -> None:
-        """A job ended while the speed was unknown: it ended within `elapsed` seconds; start from there."""
-        if self.speed is None and media_seconds > 0:
-            self.speed = elapsed / media_seconds
+    def ended(self, media_seconds: float, between: tuple[float, float], late: int) -> None:
+        """A job was found ended by a poll at `between[1]` seconds, the previous poll at `between[0]` having
+        found it running; `late` polls were at or after its prediction."""
+        if media_seconds <= 0:
+            return
+        midpoint = sum(between) / 2 / media_seconds
+        if self.speed is None:
+            self.speed = midpoint
+        elif late > 1:  # it overran the prediction: it took about the midpoint
+            self.speed = max(self.speed, midpoint)

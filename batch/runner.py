@@ -27,7 +27,7 @@ from batch.errors import InputError
 from batch.events import Event, EventSink, ignore
 from batch.flow import Flow, Timing
 from batch.lifecycle import Status
-from batch.models import Manifest
+from batch.models import Manifest, Segment
 from batch.report import Report, build_report
 from batch.slots import SlotController
 from batch.snapshot import Snapshot, take
@@ -86,6 +86,7 @@ class Runner:
         self._conversations = [list(c.segments) for c in manifest.conversations]
         self._agenda = planner.Agenda(self._conversations)
         self._ended: set[str] = set()  # keys whose task ended since the last step (they may be ready again)
+        self._reading_ahead: asyncio.Task[None] | None = None  # Flow.prepare for the next submission
         self._published = 0.0
 
     def snapshot(self) -> Snapshot:
@@ -153,6 +154,23 @@ class Runner:
 
         self._running[key] = group.create_task(tracked())
 
+    def _read_ahead(self, group: asyncio.TaskGroup, segments: list[Segment]) -> None:
+        """While every slot is busy, read the evidence of the next submissions (Flow.prepare), one at a time."""
+        wanted = {s.key for s in segments}
+        for key in [k for k in self.flow.prepared if k not in wanted]:  # the order changed: drop, read later
+            del self.flow.prepared[key]
+
+        async def read() -> None:
+            try:
+                for segment in segments:
+                    if segment.key not in self.flow.prepared and segment.key not in self._running:
+                        await self.flow.prepare(segment)
+            finally:
+                self._reading_ahead = None
+                self._wake.set()
+
+        self._reading_ahead = group.create_task(read())
+
     async def _catch_up(self) -> None:
         """Conversations an earlier run finished (perhaps killed before its hook ran) get the hook now; the hook
         itself skips what it has already done."""
@@ -215,6 +233,10 @@ class Runner:
             return True
         if best is None and not self._running:
             return False
+        if best is not None and self._reading_ahead is None:
+            upcoming = self._agenda.upcoming(min(8, self.slots.limit))
+            if any(s.key not in self.flow.prepared for s in upcoming):
+                self._read_ahead(group, upcoming)
         self._wake.clear()
         timeout = self.slots.wait_hint(now) or self.options.tick
         with contextlib.suppress(TimeoutError):

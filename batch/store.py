@@ -37,7 +37,11 @@ CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns 
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,
     detail TEXT);
-"""
+CREATE TRIGGER IF NOT EXISTS history_insert AFTER INSERT ON segments BEGIN
+    INSERT INTO history (at, key, status, detail) VALUES (NEW.updated_at, NEW.key, NEW.status, NEW.error); END;
+CREATE TRIGGER IF NOT EXISTS history_update AFTER UPDATE ON segments BEGIN
+    INSERT INTO history (at, key, status, detail) VALUES (NEW.updated_at, NEW.key, NEW.status, NEW.error); END;
+"""  # the triggers keep the history in the same statement: one write per transition, atomic on its own
 
 
 class StateStore(Protocol):
@@ -200,49 +204,40 @@ class Store:
         return MappingProxyType(self._cache)
 
     def insert(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO segments (key, conversation, idx, fingerprint, status, updated_at) VALUES (?,?,?,?,?,?)",
-                (key, conversation, idx, fingerprint, Status.PENDING.value, time.time()),
-            )
-            db.execute("INSERT INTO history (at, key, status) VALUES (?,?,?)", (time.time(), key, "pending"))
+        self.db.execute(
+            "INSERT INTO segments (key, conversation, idx, fingerprint, status, updated_at) VALUES (?,?,?,?,?,?)",
+            (key, conversation, idx, fingerprint, Status.PENDING.value, time.time()),
+        )
         self._fresh(key, conversation, idx, fingerprint)
 
     def replace(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
         """A changed segment (content or parameters): start it afresh as pending, keeping the old row in history."""
-        with self._tx() as db:
-            db.execute(
-                "UPDATE segments SET fingerprint=?, status=?, conversation_id=NULL, job_id=NULL, evidence=NULL, "
-                "message_ids=NULL, attempts=0, error=NULL, updated_at=? WHERE key=?",
-                (fingerprint, Status.PENDING.value, time.time(), key),
-            )
-            db.execute(
-                "INSERT INTO history (at, key, status, detail) VALUES (?,?,?,?)",
-                (time.time(), key, "pending", "changed: resubmitted"),
-            )
+        self.db.execute(
+            "UPDATE segments SET fingerprint=?, status=?, conversation_id=NULL, job_id=NULL, evidence=NULL, "
+            "message_ids=NULL, attempts=0, error=?, updated_at=? WHERE key=?",
+            (fingerprint, Status.PENDING.value, "changed: resubmitted", time.time(), key),
+        )
         self._fresh(key, conversation, idx, fingerprint)
 
     def move(self, key: str, new: Status, **fields: Any) -> Row:
-        """Apply one transition (checked against the table) and commit it, with the given column values."""
+        """Apply one transition (checked against the table) and commit it, with the given column values: one
+        UPDATE statement, atomic and committed by itself (or with its batch, inside `batched()`). The error
+        column always holds the latest transition's reason (None when it gave none)."""
         allowed = {"conversation_id", "job_id", "evidence", "message_ids", "error", "attempts"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown state fields {sorted(unknown)}")
+        fields = {"error": None} | fields
         values = {k: json.dumps(v) if k in ("evidence", "message_ids") else v for k, v in fields.items()}
         current = self.rows().get(key)  # the cache is the table: this process holds the lock
         if current is None:
             raise StateError(f"no state row for segment {key}")
         check(current.status, new)
-        with self._tx() as db:
-            sets = ", ".join(f"{k}=?" for k in values)
-            db.execute(
-                f"UPDATE segments SET status=?, updated_at=?{', ' + sets if sets else ''} WHERE key=?",  # noqa: S608 - column names come from the allow-list above
-                (new.value, time.time(), *values.values(), key),
-            )
-            db.execute(
-                "INSERT INTO history (at, key, status, detail) VALUES (?,?,?,?)",
-                (time.time(), key, new.value, fields.get("error")),
-            )
+        sets = ", ".join(f"{k}=?" for k in values)
+        self.db.execute(
+            f"UPDATE segments SET status=?, updated_at=?, {sets} WHERE key=?",  # noqa: S608 - column names come from the allow-list above
+            (new.value, time.time(), *values.values(), key),
+        )
         row = dataclasses.replace(current, status=new, **fields)
         self._cache[key] = row
         self._changed.add(key)

@@ -78,6 +78,9 @@ async def measure(
         if j["reportedAt"] is not None and scale > 0  # zero-duration jobs have no meaningful fraction
     ]
     origin = min((j["submittedAt"] for j in jobs), default=0.0)
+    last_end = max((j["endsAt"] for j in jobs), default=started)
+    # the emulator's clock is time.monotonic() in another process: the same clock on Linux, so these compare
+    gaps = _turnovers(jobs)
     return {
         "strategy": name,
         "C": limit,
@@ -95,9 +98,27 @@ async def measure(
         "polls_per_job": round(statistics.mean(j["statusRequests"] for j in jobs), 2) if jobs else None,
         "delay_median": _round(_quantile(delays, 0.5)),
         "delay_p95": _round(_quantile(delays, 0.95)),
+        "startup_s": round(origin - started, 3) if jobs else None,
+        "tail_s": round(started + makespan - last_end, 3),
+        "turnover_median_s": _round(_quantile(gaps, 0.5)),
         "occupancy": [(round(j["submittedAt"] - origin, 4), round(j["endsAt"] - origin, 4)) for j in jobs],
     }
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def _turnovers(jobs: list[dict[str, Any]]) -> list[float]:
+    """Seconds from a job's end to the next submission (while the account is full, a slot changing hands)."""
+    ends = sorted(j["endsAt"] for j in jobs)
+    starts = sorted(j["submittedAt"] for j in jobs)
+    gaps, i = [], 0
+    for end in ends:
+        while i < len(starts) and starts[i] < end:
+            i += 1
+        if i == len(starts):
+            break
+        gaps.append(starts[i] - end)
+        i += 1
+    return gaps

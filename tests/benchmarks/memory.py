@@ -50,10 +50,11 @@ def hundred_thousand(folder: Path, rows: int, api: dict[str, Any]) -> Path:
     """A JSONL manifest of `rows` one-file conversations; the files are hard links to one 2-second WAV."""
     media = folder / "media"
     media.mkdir(parents=True)
-    original = media / "m.wav"
-    original.write_bytes(wav_header(4000, 1000) + b"\x01\x00" * 2000)
     lines = [json.dumps({"api": api})]
     for i in range(rows):
+        original = media / f"m{i // 50_000}.wav"  # a file may have at most 65,000 links on ext4
+        if i % 50_000 == 0:
+            original.write_bytes(wav_header(4000, 1000) + b"\x01\x00" * 2000)
         link = media / f"r{i:06d}.wav"
         os.link(original, link)
         lines.append(json.dumps({"conversation": f"c{i:06d}", "file": str(link)}))

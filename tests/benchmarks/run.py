@@ -370,13 +370,27 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The scenario rows as a Markdown table (what README "Performance" shows)."""
+    keys = [k for _, _, k in COLUMNS] + ["turnover_median_s"]
+    titles = [t for t, _, _ in COLUMNS] + ["slot turnover p50 s"]
+    rows = results["makespan"] + results["wrong_ceiling"] + [results["webhooks"]] + results["overhead"]
+    lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
+    lines += ["| " + " | ".join("-" if r.get(k) is None else str(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes")
     parser.add_argument("--out", type=Path, default=Path("benchmark-results.json"))
     parser.add_argument("--picture", type=Path, default=None, help="write the slot-occupancy SVG here")
+    parser.add_argument("--markdown", action="store_true", help="also print the rows as a Markdown table")
     args = parser.parse_args()
-    print(table(asyncio.run(main_async(args.smoke, args.out, args.picture))))
+    results = asyncio.run(main_async(args.smoke, args.out, args.picture))
+    print(table(results))
+    if args.markdown:
+        print(markdown(results))
     return 0
 
 

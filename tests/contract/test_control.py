@@ -1,4 +1,4 @@
-"""The control plane under /_emulator/: reset, config, stats, request log without secrets, state, clock."""
+"""The control plane under /_emulator/: reset, config, stats, request log without secrets, jobs, state, clock."""
 
 from __future__ import annotations
 
@@ -68,3 +68,18 @@ async def test_manual_clock_advances_through_the_control_plane(make_api: MakeApi
     assert await api.job_status(created["jobId"]) == "completed"
     resp = await api.http.post("/_emulator/clock", json={"advance": -1})
     assert resp.status == 400
+
+
+async def test_jobs_record_each_timeline_and_its_polls(make_api: MakeApi) -> None:
+    """GET /_emulator/jobs: submitted, started, ended and first reported ended (clock seconds), and the polls a
+    job received; a poll before the end does not count as its report."""
+    api = await make_api(time_scale=1.0)
+    created = await api.submit(WAV)
+    assert await api.job_status(created["jobId"]) in ("scheduled", "in_progress")
+    await api.control("clock", {"advance": 120})
+    assert await api.job_status(created["jobId"]) == "completed"
+    assert await api.job_status(created["jobId"]) == "completed"
+    (job,) = (await api.control("jobs"))["jobs"]
+    assert job["id"] == created["jobId"] and job["statusRequests"] == 3
+    assert job["submittedAt"] < job["startedAt"] < job["endsAt"] <= job["reportedAt"]
+    assert job["reportedAt"] - job["endsAt"] < 120
