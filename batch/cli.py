@@ -119,7 +119,7 @@ async def _run(loaded: Manifest, *, emulator: bool, out: Output, reconcile: bool
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-async def _dry_run(loaded: Manifest) -> int:
+async def _dry_run(loaded: Manifest, show: int | None) -> int:
     store = Store(loaded.api.state).open_readonly() if loaded.api.state.is_file() else None
     try:  # the earlier run's state (if any) supplies rows, the measured speed and cached file hashes
         rows: Mapping[str, Any] = store.rows() if store else {}
@@ -133,7 +133,7 @@ async def _dry_run(loaded: Manifest) -> int:
     table = Table(title=f"dry run of {loaded.path}: nothing is sent")
     for column in ("#", "segment", "source", "kind", "size", "duration", "action"):
         table.add_column(column, overflow="fold")
-    for step in plan.steps:
+    for step in plan.steps[:show]:
         seg = step.segment
         table.add_row(
             str(step.order),
@@ -146,6 +146,8 @@ async def _dry_run(loaded: Manifest) -> int:
         )
     console = Console(width=160 if not sys.stdout.isatty() else None)
     console.print(table)
+    if show is not None and len(plan.steps) > show:
+        console.print(f"… and {len(plan.steps) - show:,} more steps (--show 0 lists them all)", markup=False)
     basis = "measured by an earlier run" if plan.speed_measured else "assumed"
     console.print(
         f"media to process: {clock(plan.media_seconds)}; estimated job time {clock(plan.job_seconds)} "
@@ -180,6 +182,9 @@ def main() -> None:
 @main.command()
 @click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Validate, probe media, estimate, print the order. Send nothing.")
+@click.option(
+    "--show", type=click.IntRange(min=0), default=100, show_default=True, help="Dry run: steps listed (0: all)."
+)
 @click.option("--emulator", is_flag=True, help="Start the embedded emulator and run against it.")
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Output directory.")
 @click.option("--state", type=click.Path(path_type=Path, dir_okay=False), help="State file.")
@@ -197,6 +202,7 @@ def run(
     *,
     manifest: Path,
     dry_run: bool,
+    show: int,
     emulator: bool,
     output: Path | None,
     state: Path | None,
@@ -219,7 +225,7 @@ def run(
     async def work() -> int:
         loaded = override(manifest_module.load(manifest), state=state, output=output, concurrency=concurrency)
         if dry_run:
-            return await _dry_run(loaded)
+            return await _dry_run(loaded, show or None)
         return await _run(loaded, emulator=emulator, out=out, reconcile=reconcile)
 
     sys.exit(_guarded(work()))

@@ -7,6 +7,7 @@ wall time at the ceiling = max(total processing / ceiling, the longest conversat
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -51,16 +52,17 @@ def _action(segment: Segment, row: Row | None, fingerprint: str) -> str:
 
 def submission_order(manifest: Manifest) -> list[Segment]:
     """The planner's order if every job finished at once: its priority among heads, appends after their first."""
-    heads = {c.id: 0 for c in manifest.conversations}
     chains = {c.id: c.segments for c in manifest.conversations}
+    heap = [(priority(chain, 0), chain[0].key, c, 0) for c, chain in chains.items() if chain]
+    heapq.heapify(heap)
     order: list[Segment] = []
-    while True:
-        ready = [(priority(chains[c], i), chains[c][i].key, c) for c, i in heads.items() if i < len(chains[c])]
-        if not ready:
-            return order
-        *_, best = min(ready)
-        order.append(chains[best][heads[best]])
-        heads[best] += 1
+    while heap:
+        *_, best, position = heapq.heappop(heap)
+        order.append(chains[best][position])
+        if position + 1 < len(chains[best]):
+            chain = chains[best]
+            heapq.heappush(heap, (priority(chain, position + 1), chain[position + 1].key, best, position + 1))
+    return order
 
 
 def plan(
@@ -73,7 +75,10 @@ def plan(
     ]
     todo = [st for st in steps if not st.action.startswith(("skip", "leave"))]
     media = sum(st.seconds for st in todo)
-    chains = [sum(st.seconds for st in todo if st.segment.conversation == c.id) for c in manifest.conversations]
+    per_conversation: dict[str, float] = {}
+    for st in todo:
+        per_conversation[st.segment.conversation] = per_conversation.get(st.segment.conversation, 0.0) + st.seconds
+    chains = list(per_conversation.values())
     ceiling = manifest.api.concurrency
     wall = max(media / ceiling, max(chains, default=0.0)) * used
     return DryRun(steps, media, media * used, wall, used, speed is not None, ceiling)

@@ -117,7 +117,7 @@ def _objects(path: Path, lines: Iterator[str]) -> Iterator[tuple[int, dict[str, 
 def _jsonl(path: Path) -> tuple[dict[str, Any], dict[Where, int]]:
     raw: dict[str, Any] = {"people": [], "conversations": []}
     lines: dict[Where, int] = {}
-    by_id: dict[str, dict[str, Any]] = {}
+    by_id: dict[str, tuple[int, dict[str, Any]]] = {}  # conversation id -> (its position, its raw table)
     for number, item in _jsonl_objects(path):
         if set(item) <= {"api", "defaults"} and item:
             for key in item:
@@ -139,20 +139,23 @@ def _jsonl_line(lines: dict[Where, int], where: Where) -> int | None:
 
 
 def _jsonl_segment(
-    raw: dict[str, Any], by_id: dict[str, dict[str, Any]], lines: dict[Where, int], number: int, item: dict[str, Any]
+    raw: dict[str, Any],
+    by_id: dict[str, tuple[int, dict[str, Any]]],
+    lines: dict[Where, int],
+    number: int,
+    item: dict[str, Any],
 ) -> None:
     conv_id = item.get("conversation")
     key = conv_id if isinstance(conv_id, str) else f"<line {number}>"
-    conv = by_id.get(key)
-    if conv is None:
-        conv = by_id[key] = {"id": conv_id, "segments": []}
+    if key not in by_id:
+        by_id[key] = (len(raw["conversations"]), {"id": conv_id, "segments": []})
         lines[("conversations", len(raw["conversations"]))] = number
-        raw["conversations"].append(conv)
+        raw["conversations"].append(by_id[key][1])
+    index, conv = by_id[key]
     for field in ("name", "participants"):
         if field in item:
             conv[field] = item[field]
     conv["segments"].append({k: v for k, v in item.items() if k not in CONVERSATION_KEYS})
-    index = raw["conversations"].index(conv)
     lines[("conversations", index, "segments", len(conv["segments"]) - 1)] = number
     lines.setdefault(("conversations", index), number)
 
@@ -187,15 +190,18 @@ def _assemble(path: Path, parsed: ManifestIn, problems: Problems, environ: dict[
     api = _api(root, parsed, problems, environ)
     people = tuple(_person(root, i, p, problems) for i, p in enumerate(parsed.people))
     emails = [p.email for p in people]
+    roster = set(emails)
     for i, email in enumerate(emails):
         if email in emails[:i]:
             problems.add(("people", i, "email"), f"{email} is listed twice; each person appears once")
     conversations: list[Conversation] = []
+    seen: set[str] = set()
     for i, conv in enumerate(parsed.conversations):
-        if conv.id in [c.id for c in conversations]:
+        if conv.id in seen:
             problems.add(("conversations", i, "id"), f"duplicate conversation id '{conv.id}'; ids must be unique")
+        seen.add(conv.id)
         conversations.append(
-            _conversation(root, i, conv, defaults=parsed.defaults, roster=set(emails), api=api, problems=problems)
+            _conversation(root, i, conv, defaults=parsed.defaults, roster=roster, api=api, problems=problems)
         )
     return Manifest(path, api, people, tuple(conversations), parsed.reconcile.model_dump())
 

@@ -12,8 +12,8 @@ Rules:
 - every answer also bounds the speed: a job found ended after t seconds took at most t (the speed falls to
   t / media at once), a late job found ended between two polls took about their midpoint (it rises to that at
   once);
-- after `streak` jobs in a row had ended when first asked, the prediction may be far too long: the next jobs
-  are first asked at half of it, until one has not ended by then.
+- after `streak` jobs in a row had ended when first asked, the prediction may be far too long: a job is first
+  asked at half of it (one such probe at a time), until one has not ended by then.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class PollPlan:
     step: float = 0.02
     streak: int = 10
     _ended_in_a_row: int = 0
+    _probe_out: bool = False  # a job is being asked early; the next probe waits for its (or any) first answer
 
     def predicted(self, media_seconds: float) -> float | None:
         return None if self.speed is None else self.speed * media_seconds
@@ -43,11 +44,12 @@ class PollPlan:
 
     def wait(self, media_seconds: float, elapsed: float, polls: int, late: int) -> float:
         """Seconds until the next poll of a job submitted `elapsed` seconds ago, polled `polls` times so far,
-        `late` of them at or after its predicted end."""
+        `late` of them at or after its predicted end. Asked once per poll (it may hand out the probe)."""
         predicted = self.predicted(media_seconds)
         if predicted is None:
             return min(self.cap, self.first * float(self.growth) ** polls)
-        if polls == 0 and self.probing:
+        if polls == 0 and self.probing and not self._probe_out:
+            self._probe_out = True  # one job at a time: with many slots, every new job would pay a poll
             predicted /= 2
         if late == 0 and elapsed < max(predicted, self.first):
             return max(predicted, self.first) - elapsed
@@ -60,6 +62,7 @@ class PollPlan:
 
     def first_answer(self, media_seconds: float, elapsed: float, ended: bool) -> None:
         """The answer to a job's first poll at or after its prediction, or the first that found it ended."""
+        self._probe_out = False
         if self.speed is None or media_seconds <= 0:
             return
         if ended:

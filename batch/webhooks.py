@@ -1,7 +1,8 @@
 """The optional webhook receiver: Symbl's job notices wake the poller of that job early (symbl-api.md §8).
 
 Rules: the path carries a secret (`/symbl-batch/<secret>`; anything else is a 404 that reveals nothing); the
-body is read up to 64 KiB; a notice names its job by `jobId` or `id`; a notice is only a hint — the job is
+body is read up to 64 KiB; a notice names its job by `jobId` or `id`, and wakes its poller unless its
+`status` says the job is still running (`scheduled`, `in_progress`); a notice is only a hint — the job is
 confirmed with GET /v1/job/{id}, and polling goes on as the fallback whether or not notices arrive.
 The secret is derived from the app secret by HMAC, so it is stable across runs and never stored.
 """
@@ -16,6 +17,7 @@ import orjson
 from aiohttp import web
 
 MAX_NOTICE = 64 * 1024
+RUNNING = frozenset({"scheduled", "in_progress"})
 
 
 def path_secret(app_secret: str) -> str:
@@ -39,7 +41,8 @@ class Receiver:
         job_id = body.get("jobId") or body.get("id") if isinstance(body, dict) else None
         if isinstance(job_id, str):
             self.received += 1
-            self._notify(job_id)
+            if body.get("status") not in RUNNING:  # a job still running needs no look; an end (or unknown) does
+                self._notify(job_id)
         return web.Response(text="ok")
 
     async def start(self, host: str, port: int, public_url: str | None) -> str:

@@ -220,7 +220,7 @@ async def test_webhook_notices_wake_polling_early(make_emulator: MakeEmulator, t
 
 
 async def test_webhook_receiver_rejects_requests_without_its_secret() -> None:
-    """A notice to any path but the secret one is a 404 and wakes nothing."""
+    """A notice to any path but the secret one is a 404 and wakes nothing; a notice of a running job neither."""
     woken: list[str] = []
     receiver = Receiver(secret=path_secret("s3cret"), notify=woken.append)
     url = await receiver.start("127.0.0.1", 0, None)
@@ -230,9 +230,11 @@ async def test_webhook_receiver_rejects_requests_without_its_secret() -> None:
                 assert resp.status == 404
             async with http.post(url, json={"id": "job-1", "status": "completed"}) as resp:
                 assert resp.status == 200
+            async with http.post(url, json={"jobId": "job-2", "status": "in_progress"}) as resp:
+                assert resp.status == 200  # received, but a running job needs no look
     finally:
         await receiver.stop()
-    assert woken == ["job-1"] and "s3cret" not in url
+    assert woken == ["job-1"] and receiver.received == 2 and "s3cret" not in url
 
 
 async def test_a_timed_out_job_keeps_its_id_and_is_adopted_by_the_next_run(
