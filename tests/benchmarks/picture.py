@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-WIDTH, STRIP, GAP, LEFT = 860, 46, 18, 230
+WIDTH, STRIP, GAP, LEFT = 940, 46, 18, 310
 
 
 def _steps(intervals: list[list[float]]) -> list[tuple[float, int]]:

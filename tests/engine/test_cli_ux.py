@@ -22,12 +22,15 @@ __all__ = ["emulator"]  # the fixture, re-exported for pytest
 
 
 async def test_dry_run_sends_nothing_and_prints_the_plan(tmp_path: Path, emulator: EmulatorProcess) -> None:
-    """--dry-run: media facts, order, estimates and resume skips are printed; the emulator sees no request."""
+    """--dry-run: media facts, order, estimates and resume skips are printed (the first --show steps of the
+    order); the emulator sees no request."""
     code, out, err = await run_cli(str(demo_copy(tmp_path)), "--dry-run", env=emulator.env())
     assert code == 0, err
     assert "nothing is sent" in out and "wall time at ceiling 5" in out and "a resume would skip 0" in out
     assert re.search(r"1\s+│\s+planning/1", out)  # the longest conversation's first segment goes first
     assert "≈" in out  # the mp4's duration is estimated from its size
+    code, short, _ = await run_cli(str(demo_copy(tmp_path)), "--dry-run", "--show", "3", env=emulator.env())
+    assert code == 0 and "… and 7 more steps (--show 0 lists them all)" in short and "planning/1" in short
     stats = await emulator.control("stats")
     assert stats["jobs_submitted"] == 0 and (await emulator.control("requests"))["requests"] == []
     assert not (tmp_path / "out" / "state.sqlite").exists()
