@@ -128,13 +128,18 @@ async def test_a_second_cli_run_while_the_first_holds_the_lock_exits_3(tmp_path:
     try:
         manifest = demo_copy(tmp_path)
         first = await _start_run(manifest, emu.env())
-        await _wait_for_event(first, "submitted")
-        before = (await emu.control("stats"))["jobs_submitted"]
-        code, _, err = await run_cli(str(manifest), env=emu.env())
-        assert code == 3 and "another run holds the lock" in err
-        assert (await emu.control("stats"))["jobs_submitted"] - before <= 2  # only the first run's own work
-        await asyncio.wait_for(first.communicate(), 120)
+        try:
+            await _wait_for_event(first, "submitted")
+            code, _, err = await run_cli(str(manifest), env=emu.env())
+            assert code == 3 and "another run holds the lock" in err
+            await asyncio.wait_for(first.communicate(), 120)
+        finally:
+            if first.returncode is None:
+                first.kill()
+                await first.communicate()
         assert first.returncode == 0
+        stats = await emu.control("stats")  # the second run sent nothing: one job per segment, in all
+        assert (stats["jobs_submitted"], stats["conversations_created"]) == (10, 7)
     finally:
         emu.proc.terminate()
         await emu.proc.wait()
