@@ -211,7 +211,7 @@ class Runner:
     async def _step(self, group: asyncio.TaskGroup) -> bool:
         """Start what may start; wait for a change. False when nothing is running and nothing can start."""
         if self._fatal is not None:
-            for task in list(self._running.values()):
+            for task in [*self._running.values(), *([self._reading_ahead] if self._reading_ahead else [])]:
                 task.cancel()
             return False
         now = self.clock()
