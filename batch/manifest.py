@@ -67,6 +67,7 @@ def load(path: Path, *, environ: dict[str, str] | None = None) -> Manifest:
             problems.add(tuple(error["loc"]), _explain(error))
         problems.raise_any()
         raise AssertionError("unreachable") from exc
+    del raw  # validated: a 100,000-row manifest need not hold its raw rows while the final models are built
     manifest = _assemble(path, parsed, problems, environ if environ is not None else dict(os.environ))
     problems.raise_any()
     return manifest
