@@ -331,11 +331,15 @@ class Flow:
 
     # --- save ------------------------------------------------------------------------------------------
     async def save(self, segment: Segment) -> None:
-        """Read the conversation's results and write them; on API trouble the segment stays `finished`."""
+        """Read the conversation's results and write them; on API or disk trouble the segment stays `finished`
+        (its results are still on the server: the next run saves them)."""
         try:
             await self._save(segment)
         except ApiError as exc:
             self._event("save_failed", segment, detail=str(exc))
+            self.wake()
+        except OSError as exc:  # e.g. a full disk: reported, the run goes on, nothing is lost
+            self._event("save_failed", segment, detail=f"cannot write the results: {exc}")
             self.wake()
 
     async def _save(self, segment: Segment) -> None:

@@ -272,3 +272,23 @@ async def test_url_manifest_example_runs_through_the_engine(
     assert kinds == ["mp4", "wav", "wav"]
     transcript = (tmp_path / "out" / "remote-interview" / "transcript.txt").read_text()
     assert "Can you tell me about your last project?" in transcript
+
+
+async def test_results_that_cannot_be_written_stay_finished_and_the_next_run_saves_them(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    """A disk error while saving (here: a file where the conversation's folder must go) is reported and leaves
+    the segment `finished`; once the cause is gone, the next run saves it without submitting anything again."""
+    emu = await make_emulator()
+    manifest = write_manifest(tmp_path, [("a", ["solo-memo.wav"]), ("b", ["interview.wav"])])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a").write_text("in the way")
+    first = await emu.run(manifest)
+    outcome = {s["segment"]: s["status"] for s in first.segments}
+    assert not first.ok and outcome == {"a/1": "finished", "b/1": "saved"}
+    failed = [e for e in emu.events if e.event == "save_failed"]
+    assert len(failed) == 1 and failed[0].detail is not None and "cannot write the results" in failed[0].detail
+    (tmp_path / "out" / "a").unlink()
+    second = await emu.run(manifest)
+    assert second.ok and (tmp_path / "out" / "a" / "messages.json").is_file()
+    assert (await emu.control("stats"))["jobs_submitted"] == 2
