@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from batch.lifecycle import IN_FLIGHT, Row, Status
+from batch.lifecycle import Row, Status
 from batch.models import Segment
 
 BLOCKING = frozenset({Status.FAILED, Status.TIMED_OUT, Status.STUCK, Status.BLOCKED})
@@ -116,7 +116,3 @@ def blocked(conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row])
                 found.append(segment)
             stopped = stopped or status in BLOCKING
     return found
-
-
-def in_flight(rows: Mapping[str, Row]) -> list[str]:
-    return [key for key, row in rows.items() if row.status in IN_FLIGHT]

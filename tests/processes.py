@@ -62,13 +62,13 @@ def demo_copy(tmp_path: Path) -> Path:
     return path
 
 
-async def run_cli(*args: str, env: dict[str, str] | None = None, seconds: float = 120) -> tuple[int, str, str]:
+async def cli(*argv: str, env: dict[str, str] | None = None, seconds: float = 120) -> tuple[int, str, str]:
+    """`python -m batch.cli ARGV...` as a subprocess: its exit code, stdout and stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "batch.cli",
-        "run",
-        *args,
+        *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
@@ -76,4 +76,9 @@ async def run_cli(*args: str, env: dict[str, str] | None = None, seconds: float 
     )
     out, err = await asyncio.wait_for(proc.communicate(), seconds)
     assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+async def run_cli(*args: str, env: dict[str, str] | None = None, seconds: float = 120) -> tuple[int, str, str]:
+    """`symbl-batch run ARGS...`."""
+    return await cli("run", *args, env=env, seconds=seconds)

@@ -115,7 +115,7 @@ def upload(warmup: Path, manifest: Path) -> dict[str, Any]:
     return {
         "warmup_saved": warm,
         "saved": saved,
-        "file_bytes": manifest.stat().st_size and _first_file_size(manifest),
+        "file_bytes": _first_file_size(manifest),
         "seconds": round(time.monotonic() - started, 1),
         "baseline_rss_mb": baseline,
         "peak_rss_mb": peak,

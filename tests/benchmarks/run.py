@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import wave
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +47,10 @@ class Sizes:
     upload_bytes: int
     plans: int
     audio: float
-    limits: tuple[int, ...] = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "limits", tuple(self.scales))
+    @property
+    def limits(self) -> tuple[int, ...]:
+        return tuple(self.scales)
 
 
 SMOKE = Sizes(12, {5: 0.002}, 3, 5, 40, 500, 30.0, 8 << 20, 200, 20.0)
@@ -209,7 +209,7 @@ async def scenario_memory(emu: EmulatorProcess, folder: Path, sizes: Sizes) -> d
         ("dry_run", [*cli, "--dry-run"], 600.0),
         ("real_run", cli, sizes.memory_budget),
     ):
-        results[name] = await _watch(emu, command, budget)
+        results[name] = await _memory_child(emu, "watch", str(budget), "--", *command)
         print(name, json.dumps({k: v for k, v in results[name].items() if k != "samples"}), file=sys.stderr)
     results["real_run"]["jobs_completed"] = (await control(emu, "stats"))["jobs_completed"]
     big = memory.sparse_wav(folder / "big.wav", sizes.upload_bytes)
@@ -222,34 +222,15 @@ async def scenario_memory(emu: EmulatorProcess, folder: Path, sizes: Sizes) -> d
         row_api = {"output": str(folder / f"out-{path.stem}"), "poll_min": 0.05, "poll_cap": 0.5}
         one.write_text(json.dumps({"api": row_api}) + "\n" + json.dumps({"conversation": path.stem, "file": str(path)}))
         manifests.append(str(one))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.benchmarks.memory",
-        "upload",
-        *manifests,
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env=emu.env(),
-    )
-    stdout, _ = await proc.communicate()
-    results["upload"] = json.loads(stdout)
+    results["upload"] = await _memory_child(emu, "upload", *manifests)
     print("upload", json.dumps(results["upload"]), file=sys.stderr)
     return results
 
 
-async def _watch(emu: EmulatorProcess, command: list[str], budget: float) -> dict[str, Any]:
+async def _memory_child(emu: EmulatorProcess, *args: str) -> dict[str, Any]:
+    """`python -m tests.benchmarks.memory ARGS...` against the emulator; its JSON answer."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.benchmarks.memory",
-        "watch",
-        str(budget),
-        "--",
-        *command,
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env=emu.env(),
+        sys.executable, "-m", "tests.benchmarks.memory", *args, stdout=asyncio.subprocess.PIPE, cwd=ROOT, env=emu.env()
     )
     stdout, _ = await proc.communicate()
     return dict(json.loads(stdout))

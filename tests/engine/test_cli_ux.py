@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.engine.test_cli_run import EmulatorProcess, demo_copy, emulator, run_cli, start_emulator
+from tests.processes import cli
 
 __all__ = ["emulator"]  # the fixture, re-exported for pytest
 
@@ -54,28 +55,13 @@ async def test_status_reports_counts_and_failures(tmp_path: Path) -> None:
     finally:
         emu.proc.terminate()
         await emu.proc.wait()
-    code, out, err = await _cli("status", str(manifest))
+    code, out, err = await cli("status", str(manifest), seconds=60)
     assert code == 0, err
     assert "run:      not running" in out and "failed 1, saved 9" in out
     assert re.search(r"video-brief/1\s+failed\s+the job ended failed", out)
     assert "in use / ceiling 5" in out
-    code, _, err = await _cli("status", str(tmp_path / "nope.sqlite"))
+    code, _, err = await cli("status", str(tmp_path / "nope.sqlite"), seconds=60)
     assert code == 2 and "no state file here" in err
-
-
-async def _cli(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.cli",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def _start_run(manifest: Path, env: dict[str, str], *extra: str) -> asyncio.subprocess.Process:

@@ -17,6 +17,7 @@ from reconcile.voice.embedder import Embedder
 from tests.conftest import CORPUS, ROOT
 from tests.engine.conftest import FAST, MakeEmulator
 from tests.engine.test_cli_run import run_cli, start_emulator
+from tests.processes import cli
 from tests.reconcile.test_end_to_end import CAST, roster, run_with_reconcile, seed_manifest
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime) is not installed")
@@ -51,7 +52,7 @@ async def test_killing_apply_between_puts_applies_every_operation_once(tmp_path:
             await asyncio.sleep(0.05)
         proc.kill()
         await proc.wait()
-        code, out, err = await run_cli_reconcile(manifest, emu.env())
+        code, out, err = await cli("reconcile", "apply", str(manifest), env=emu.env())
         assert code == 0, out + err
         stats = await emu.control("stats")
         assert (stats["member_updates"], stats["merges"]) == (4, 1)
@@ -59,29 +60,11 @@ async def test_killing_apply_between_puts_applies_every_operation_once(tmp_path:
         assert sorted((m["name"], m["email"]) for m in conv["members"]) == sorted(
             [CAST["john"], CAST["alice"], CAST["may"]]
         )
-        code, _, _ = await run_cli_reconcile(manifest, emu.env())
+        code, _, _ = await cli("reconcile", "apply", str(manifest), env=emu.env())
         assert code == 0 and (await emu.control("stats"))["member_updates"] == 4  # a finished plan: nothing again
     finally:
         emu.proc.terminate()
         await emu.proc.wait()
-
-
-async def run_cli_reconcile(manifest: Path, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.cli",
-        "reconcile",
-        "apply",
-        str(manifest),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_review_answers_are_carried_out(make_emulator: MakeEmulator, tmp_path: Path) -> None:

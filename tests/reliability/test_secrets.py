@@ -3,35 +3,19 @@ secret nor the access token appears in any log line, output, state file or error
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import ROOT
-from tests.processes import demo_copy, start_emulator
+from tests.processes import demo_copy, run_cli, start_emulator
 
 SECRET = "s3cr3t-VALUE-never-logged"
 WRONG = "wr0ng-SECRET-also-never-logged"
 
 
-async def _cli(manifest: Path, env: dict[str, str], *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.cli",
-        "run",
-        str(manifest),
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 180)
-    return out.decode(errors="replace") + err.decode(errors="replace")
+def _joined(result: tuple[int, str, str]) -> str:
+    return result[1] + result[2]
 
 
 async def test_no_secret_or_token_anywhere(tmp_path: Path) -> None:
@@ -43,10 +27,14 @@ async def test_no_secret_or_token_anywhere(tmp_path: Path) -> None:
         for fmt in ("json", "text"):
             folder = tmp_path / fmt
             folder.mkdir()
-            texts.append(await _cli(demo_copy(folder), env, "-v", "--log-format", fmt))
+            texts.append(
+                _joined(await run_cli(str(demo_copy(folder)), "-v", "--log-format", fmt, env=env, seconds=180))
+            )
         wrong = tmp_path / "wrong"
         wrong.mkdir()
-        texts.append(await _cli(demo_copy(wrong), env | {"SYMBL_APP_SECRET": WRONG}, "-v"))
+        texts.append(
+            _joined(await run_cli(str(demo_copy(wrong)), "-v", env=env | {"SYMBL_APP_SECRET": WRONG}, seconds=180))
+        )
         async with aiohttp.ClientSession() as http:
             grant = {"type": "application", "appId": "app", "appSecret": SECRET}
             async with http.post(f"{base}/oauth2/token:generate", json=grant) as resp:
