@@ -68,7 +68,6 @@ class Flow:
     ) -> None:
         self.manifest, self.client, self.store, self.slots = manifest, client, store, slots
         self.timing, self.emit, self.wake, self.clock, self.sleep = timing, emit, wake, clock, sleep
-        self.segments = {s.key: s for s in manifest.segments()}
         self.conversations = {c.id: c for c in manifest.conversations}
         self.polling = PollPlan(
             first=timing.first_poll_min,
@@ -335,11 +334,11 @@ class Flow:
         (its results are still on the server: the next run saves them)."""
         try:
             await self._save(segment)
-        except ApiError as exc:
-            self._event("save_failed", segment, detail=str(exc))
-            self.wake()
-        except OSError as exc:  # e.g. a full disk: reported, the run goes on, nothing is lost
-            self._event("save_failed", segment, detail=f"cannot write the results: {exc}")
+        except (ApiError, OSError) as exc:  # OSError: e.g. a full disk; reported, the run goes on, nothing is lost
+            reason = f"results not saved: {exc}" if isinstance(exc, ApiError) else f"cannot write the results: {exc}"
+            if self.store.row(segment.key).status is Status.FINISHED:
+                self.store.move(segment.key, Status.FINISHED, error=reason)  # the report says why
+            self._event("save_failed", segment, detail=reason)
             self.wake()
 
     async def _save(self, segment: Segment) -> None:

@@ -43,7 +43,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.RECOVERED: frozenset({S.FINISHED, S.STUCK}),
     S.SUBMITTED: frozenset({S.FINISHED, S.FAILED, S.TIMED_OUT}),
     S.TIMED_OUT: frozenset({S.SUBMITTED}),
-    S.FINISHED: frozenset({S.SAVED}),
+    S.FINISHED: frozenset({S.SAVED, S.FINISHED}),  # finished again: its save failed, with the reason
     S.FAILED: frozenset({S.PENDING}),
     S.BLOCKED: frozenset({S.PENDING}),
     S.SAVED: frozenset(),

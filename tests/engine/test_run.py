@@ -284,8 +284,9 @@ async def test_results_that_cannot_be_written_stay_finished_and_the_next_run_sav
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a").write_text("in the way")
     first = await emu.run(manifest)
-    outcome = {s["segment"]: s["status"] for s in first.segments}
-    assert not first.ok and outcome == {"a/1": "finished", "b/1": "saved"}
+    outcome = {s["segment"]: (s["status"], s["error"]) for s in first.segments}
+    assert not first.ok and outcome["b/1"] == ("saved", None) and outcome["a/1"][0] == "finished"
+    assert outcome["a/1"][1].startswith("cannot write the results")
     failed = [e for e in emu.events if e.event == "save_failed"]
     assert len(failed) == 1 and failed[0].detail is not None and "cannot write the results" in failed[0].detail
     (tmp_path / "out" / "a").unlink()
