@@ -39,8 +39,10 @@ CREATE TABLE IF NOT EXISTS history (
     detail TEXT);
 CREATE TRIGGER IF NOT EXISTS history_insert AFTER INSERT ON segments BEGIN
     INSERT INTO history (at, key, status, detail) VALUES (NEW.updated_at, NEW.key, NEW.status, NEW.error); END;
-CREATE TRIGGER IF NOT EXISTS history_update AFTER UPDATE ON segments BEGIN
-    INSERT INTO history (at, key, status, detail) VALUES (NEW.updated_at, NEW.key, NEW.status, NEW.error); END;
+CREATE TRIGGER IF NOT EXISTS history_update_v2 AFTER UPDATE ON segments BEGIN
+    INSERT INTO history (at, key, status, detail) VALUES (NEW.updated_at, NEW.key, NEW.status,
+        CASE WHEN NEW.error IS OLD.error THEN NULL ELSE NEW.error END); END;
+DROP TRIGGER IF EXISTS history_update;
 """  # the triggers keep the history in the same statement: one write per transition, atomic on its own
 
 
@@ -221,21 +223,20 @@ class Store:
 
     def move(self, key: str, new: Status, **fields: Any) -> Row:
         """Apply one transition (checked against the table) and commit it, with the given column values: one
-        UPDATE statement, atomic and committed by itself (or with its batch, inside `batched()`). The error
-        column always holds the latest transition's reason (None when it gave none)."""
+        UPDATE statement, atomic and committed by itself (or with its batch, inside `batched()`). A move that
+        gives no `error` keeps the last reason, so a segment left unfinished still says why."""
         allowed = {"conversation_id", "job_id", "evidence", "message_ids", "error", "attempts"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown state fields {sorted(unknown)}")
-        fields = {"error": None} | fields
         values = {k: json.dumps(v) if k in ("evidence", "message_ids") else v for k, v in fields.items()}
         current = self.rows().get(key)  # the cache is the table: this process holds the lock
         if current is None:
             raise StateError(f"no state row for segment {key}")
         check(current.status, new)
-        sets = ", ".join(f"{k}=?" for k in values)
+        sets = "".join(f", {k}=?" for k in values)
         self.db.execute(
-            f"UPDATE segments SET status=?, updated_at=?, {sets} WHERE key=?",  # noqa: S608 - column names come from the allow-list above
+            f"UPDATE segments SET status=?, updated_at=?{sets} WHERE key=?",  # noqa: S608 - column names come from the allow-list above
             (new.value, time.time(), *values.values(), key),
         )
         row = dataclasses.replace(current, status=new, **fields)

@@ -111,7 +111,8 @@ def test_until_a_job_ends_polls_back_off_and_later_ones_aim_at_the_prediction() 
 
 def test_every_transition_is_one_committed_write_with_its_history(tmp_path: Path) -> None:
     """A move is one UPDATE (its history row written by a trigger in the same statement), visible to another
-    connection at once; a batch is all or nothing; the error column tells the latest transition's reason."""
+    connection at once; a batch is all or nothing; a move without a reason keeps the last one (history records
+    each reason once, when it is given)."""
     path = tmp_path / "state.sqlite"
     with Store(path) as store:
         store.insert("a/1", "a", 0, "fp")
@@ -127,9 +128,9 @@ def test_every_transition_is_one_committed_write_with_its_history(tmp_path: Path
             ("submitting", None),
         ]
         assert reader.execute("SELECT status, error, evidence FROM segments").fetchall() == [
-            ("submitting", None, '{"known": ["x"]}')
+            ("submitting", "429: no job slot", '{"known": ["x"]}')
         ]
-        assert store.row("a/1").error is None and store.row("a/1").evidence == {"known": ["x"]}
+        assert store.row("a/1").error == "429: no job slot" and store.row("a/1").evidence == {"known": ["x"]}
 
         def interrupted_batch() -> None:
             with store.batched():
