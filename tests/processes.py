@@ -42,7 +42,7 @@ async def start_emulator(*args: str, app: tuple[str, str] = APP) -> EmulatorProc
         app[0],
         "--app-secret",
         app[1],
-        *args,
+        *(args if "--mode" in args else ("--mode", "scripted", *args)),
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
     )

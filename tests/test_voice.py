@@ -9,7 +9,7 @@ import pytest
 
 from reconcile.voice import audio
 from reconcile.voice.embedder import Embedder, available
-from reconcile.voice.fbank import fbank
+from speech.voice.fbank import fbank
 from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime) is not installed")

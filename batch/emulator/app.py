@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from batch.emulator import views
+from batch.emulator import recognition, views
 from batch.emulator.backend import Backend, Settings
 from batch.emulator.clock import Clock, ManualClock, SystemClock
 from batch.emulator.control import control
@@ -28,6 +28,7 @@ from batch.emulator.runtime import EMULATOR, FAULT, Emulator
 from batch.emulator.webhooks import deliver
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MODES = ("real", "scripted")
 PUBLIC_PATHS = frozenset({"/oauth2/token:generate"})
 GATEWAY_PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
 GATEWAY_REASONS = {"502": "502 Bad Gateway", "503": "503 Service Unavailable", "504": "504 Gateway Time-out"}
@@ -152,7 +153,13 @@ def create_app(
 ) -> web.Application:
     """An emulator application. Seams: settings, faults, clock (ManualClock enables /_emulator/clock)."""
     clock = clock or SystemClock()
-    backend = Backend(settings or Settings(), clock, time.time() if wall_epoch is None else wall_epoch)
+    settings = settings or Settings()
+    if settings.mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
+    backend = Backend(settings, clock, time.time() if wall_epoch is None else wall_epoch)
+    if settings.mode == "real":
+        recognition.check_models()  # one sentence naming the missing package, before anything listens
+        backend.recognition = recognition.Recognition(settings.workers)
     emu = Emulator(
         backend,
         CorpusIndex.load(corpus_dir),
@@ -174,6 +181,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await emu.session.close()
+        if backend.recognition is not None:
+            backend.recognition.close()
 
     app.cleanup_ctx.append(lifecycle)
     return app

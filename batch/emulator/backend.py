@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import hmac
 import random
+import os
 import secrets
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from batch.emulator import members, production
@@ -30,6 +33,7 @@ from batch.emulator.errors import (
 from batch.emulator.media import MediaInfo
 from batch.emulator.models import ACTIVE, Conversation, Job, JobStatus, Token, move
 from batch.emulator.params import AsyncParams
+from batch.emulator.recognition import Recognition
 from batch.emulator.tokens import mint
 
 
@@ -43,6 +47,8 @@ class Settings:
     max_upload_bytes: int = 1 << 30
     seed: int = 0
     allowed_hosts: tuple[str, ...] = ()
+    mode: str = "real"  # real: speech recognition and diarization of every medium; scripted: the corpus truth
+    workers: int | None = None  # real mode: speech worker processes (default: the machine's cores)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,8 @@ class Backend:
     active: dict[str, Job] = field(default_factory=dict)  # scheduled or in_progress, in submission order
     named: dict[str, list[str]] = field(default_factory=dict)  # name -> conversation ids, creation order
     rng: random.Random = field(default_factory=random.Random)
+    recognition: Recognition | None = None  # real mode: the worker pool; None in scripted mode
+    media_dir: Path | None = None  # real mode: where uploads are kept for the workers
     _signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def __post_init__(self) -> None:
@@ -85,6 +93,8 @@ class Backend:
         self.stats.clear()
         self.outbox.clear()
         self.rng.seed(self.settings.seed)
+        if self.recognition is not None:
+            self.recognition.close()  # forget running work; the pool restarts on the next job
 
     # --- auth (§9, §13 #14) -------------------------------------------------------------------------
     def generate_token(self, body: Any) -> dict[str, Any]:
@@ -133,6 +143,7 @@ class Backend:
         params: AsyncParams,
         conversation_id: str | None = None,
         will_fail: bool = False,
+        data: bytes | None = None,
     ) -> dict[str, str]:
         """Create (conversation_id None) or append: returns the 201 body; queues the `scheduled` webhook."""
         self.advance()
@@ -159,9 +170,11 @@ class Backend:
             utterances,
             topics,
             params,
-            will_fail or media.kind == "unknown",
+            will_fail or (media.kind == "unknown" and self.recognition is None),
             now,
         )
+        if self.recognition is not None and data is not None:
+            job.media_path = self.keep_media(data, media.sha256)
         self.jobs[job.id] = job
         self.active[job.id] = job
         conv.job_ids.append(job.id)
@@ -169,6 +182,18 @@ class Backend:
         self.stats["peak_concurrent_jobs"] = max(self.stats["peak_concurrent_jobs"], self.active_jobs())
         self.outbox.append(Transition(job.id, JobStatus.SCHEDULED, params.webhook_url))
         return {"conversationId": conv.id, "jobId": job.id}
+
+    def keep_media(self, data: bytes, sha256: str) -> Path:
+        """The upload stored by content (written once, atomically) for a worker process to read."""
+        if self.media_dir is None:
+            self.media_dir = Path(tempfile.mkdtemp(prefix="symbl-media-"))
+        path = self.media_dir / sha256
+        if not path.exists():
+            fd, temp = tempfile.mkstemp(dir=self.media_dir, prefix=".upload-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(temp, path)
+        return path
 
     # --- jobs (§4) ------------------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, str]:
@@ -208,6 +233,8 @@ class Backend:
 
     def _step(self, job: Job, now: float) -> Transition | None:
         hook = job.params.webhook_url
+        if self.recognition is not None:
+            return self._step_real(job, self.recognition, now)
         if job.status is JobStatus.SCHEDULED:
             previous = self._previous_job(job)
             if previous is not None and previous.status in ACTIVE:
@@ -233,6 +260,38 @@ class Backend:
         conv = self.conversations.get(job.conversation_id)
         if conv is not None:  # a deleted conversation's job still completes, producing nothing
             production.produce(conv, job, start_wall=self.wall(job.started_at), seed=self.settings.seed)
+        return Transition(job.id, JobStatus.COMPLETED, hook)
+
+    def _step_real(self, job: Job, recognition: Recognition, now: float) -> Transition | None:
+        """Real mode: a job starts when its conversation's previous job is terminal and a worker is free, and
+        ends when its worker does (a job's duration is its real processing time)."""
+        hook = job.params.webhook_url
+        if job.status is JobStatus.SCHEDULED:
+            previous = self._previous_job(job)
+            if (previous is not None and previous.status in ACTIVE) or recognition.free() <= 0:
+                return None
+            if not job.will_fail and job.media_path is not None:
+                params = job.params
+                recognition.start(job.id, job.media_path, diarize=params.diarization, speaker_count=params.speaker_count)
+            move(job, JobStatus.IN_PROGRESS)
+            job.started_at = now
+            return Transition(job.id, JobStatus.IN_PROGRESS, hook)
+        outcome = recognition.outcome(job.id)
+        if outcome is None and recognition.running(job.id):
+            return None
+        job.ends_at = now
+        error = "the job failed (fault)" if outcome is None else outcome.error
+        conv = self.conversations.get(job.conversation_id)
+        if error is not None or outcome is None or outcome.transcript is None:
+            move(job, JobStatus.FAILED)
+            job.failure = error
+            self.stats["jobs_failed"] += 1
+            return Transition(job.id, JobStatus.FAILED, hook)
+        move(job, JobStatus.COMPLETED)
+        self.stats["jobs_completed"] += 1
+        if conv is not None:
+            assert job.started_at is not None
+            production.produce_recognised(conv, job, outcome.transcript, start_wall=self.wall(job.started_at))
         return Transition(job.id, JobStatus.COMPLETED, hook)
 
     # --- conversations (§2, §6, §13 #10-11, #19) ----------------------------------------------------

@@ -14,6 +14,7 @@ from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from batch.emulator.corpus import DEFAULT_CORPUS
 from batch.emulator.faults import FaultPlan, FaultSpecError
+from speech.errors import SpeechError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,6 +40,15 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.time_scale,
         help="seconds of processing per second of media; 0 finishes on the next poll (default 0.05)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("real", "scripted"),
+        default="real",
+        help="real: recognise and diarize every medium (default); scripted: answer from the corpus scripts",
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="real mode: speech worker processes (default: the cores)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed for ids, speaker numbering and faults (default 0)")
     p.add_argument("--token-ttl", type=float, default=defaults.token_ttl, help="token lifetime, s (default 86400)")
@@ -69,6 +79,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         max_upload_bytes=args.max_upload_bytes,
         seed=args.seed,
         allowed_hosts=tuple(h.lower() for h in args.allow_host),
+        mode=args.mode,
+        workers=args.workers,
     )
 
 
@@ -101,5 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < 0:
             print(f"symbl-emulator: --{name.replace('_', '-')} must not be negative", file=sys.stderr)
             return 2
-    asyncio.run(serve(args, faults))
+    if args.workers is not None and args.workers < 1:
+        print("symbl-emulator: --workers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(args, faults))
+    except SpeechError as exc:  # a model package missing or altered: one sentence, nothing served
+        print(f"symbl-emulator: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -4,6 +4,9 @@
 - action_item: an utterance with "I will", "I'll", "I can", "will you" or "please"; assignee = its speaker
 - follow_up: an utterance with "follow up" or "get back to"; assignee = its speaker
 - topics: the recording's declared topics (scripts) present in the text, each pointing at its messages
+- topic hierarchy (parentRefs): a topic's parents are the topics mentioned in every message it is mentioned
+  in and in at least one more (a strict superset of its messages): the broader subject it was discussed under
+- topic sentiment: the mean polarity of the topic's messages ("calculated over the topic messages scope")
 - phrases (detectPhrases): the words after "I will" up to the end of the clause, as an `action_phrase`
 - sentiment: a tiny lexicon score in [-1, 1]
 """
@@ -53,3 +56,13 @@ def topic_hits(topics: tuple[str, ...], texts: list[str]) -> dict[str, list[int]
     """For each declared topic, the indexes of the texts that mention it (topics never mentioned are dropped)."""
     hits = {t: [i for i, text in enumerate(texts) if t.lower() in text.lower()] for t in topics}
     return {t: idx for t, idx in hits.items() if idx}
+
+
+def topic_parents(hits: dict[str, list[int]]) -> dict[str, list[str]]:
+    """For each topic, the other topics whose messages strictly contain its own, in declaration order."""
+    sets = {t: set(idx) for t, idx in hits.items()}
+    return {t: [p for p in sets if sets[t] < sets[p]] for t in sets}
+
+
+def mean_polarity(scores: list[float]) -> float:
+    return round(sum(scores) / len(scores), 2) if scores else 0.0

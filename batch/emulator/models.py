@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from batch.emulator.corpus import Utterance
 from batch.emulator.media import MediaInfo
@@ -82,6 +83,8 @@ class Job:
     message_ids: list[str] = field(default_factory=list)
     status_requests: int = 0  # GET /v1/job answers for this job
     reported_at: float | None = None  # clock seconds of the first answer that gave its terminal status
+    media_path: Path | None = None  # real mode: the stored upload a worker processes
+    failure: str | None = None  # why a failed job failed (control plane and server log; not in the API)
 
 
 @dataclass(slots=True)

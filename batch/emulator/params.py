@@ -3,8 +3,12 @@
 Rules:
 - File uploads carry every parameter in the query string. Booleans are the strings `true`/`false`; lists
   and objects are JSON-encoded, and a list may also be a repeated key (the Go SDK's form).
-- URL submissions carry them in the JSON body with native JSON types; only `enableSpeakerDiarization`,
-  `diarizationSpeakerCount` and `webhookUrl` may also appear in the query, and the query wins.
+- URL submissions carry them in the JSON body; only `enableSpeakerDiarization`, `diarizationSpeakerCount`
+  and `webhookUrl` may also appear in the query, and the query wins.
+- In a URL body, a boolean or integer parameter may be a JSON boolean/number or a string, because Symbl's own
+  examples send `"diarizationSpeakerCount": "2"` and `"true"`/`"false"` (decisions §13 #21). A string there is
+  read exactly as the query's text would be.
+- A whole-number float (`2.0`, as JSON or as text) is an integer; `2.5` is not (§13 #22).
 - Unknown parameters are rejected (stricter than the lost service may have been, so a client that passes
   here sends nothing the contract does not name).
 Every failure is a 400 whose message names the parameter and what would be valid.
@@ -13,6 +17,7 @@ Every failure is a 400 whose message names the parameter and what would be valid
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +39,8 @@ BOOLEANS = frozenset(
 )
 JSON_VALUED = frozenset({"entities", "channelMetadata", "trackers", "features", "metadata"})
 QUERY_ON_URL_VARIANTS = frozenset({"enableSpeakerDiarization", "diarizationSpeakerCount", "webhookUrl"})
+TEXT_IN_BODY = BOOLEANS | {"diarizationSpeakerCount"}
+WHOLE_NUMBER = re.compile(r"([0-9]+)(?:\.0+)?")  # ASCII only: str.isdigit() also takes "²", which int() refuses
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,8 @@ def _boolean(name: str, value: Any) -> bool:
 
 
 def _count(name: str, value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _fail(name, "an integer of at least 1")
     return value
@@ -151,6 +160,11 @@ def _json_or_fail(name: str, text: str) -> Any:
         raise _fail(name, "JSON-encoded") from None
 
 
+def _whole_or_text(text: str) -> Any:
+    match = WHOLE_NUMBER.fullmatch(text)
+    return int(match.group(1)) if match else text
+
+
 def _from_query_text(name: str, values: Sequence[str]) -> Any:
     """Turn the query's strings into the JSON value they stand for, by the parameter's type."""
     if name == "customVocabulary":
@@ -158,11 +172,15 @@ def _from_query_text(name: str, values: Sequence[str]) -> Any:
         return _json_or_fail(name, values[0]) if single else list(values)
     if len(values) > 1:
         raise _fail(name, "a single value")
-    text = values[0]
+    return _from_text(name, values[0])
+
+
+def _from_text(name: str, text: str) -> Any:
+    """One textual value read by its parameter's type; text that does not fit is left for the check to refuse."""
     if name in BOOLEANS:
         return {"true": True, "false": False}.get(text, text)
     if name == "diarizationSpeakerCount":
-        return int(text) if text.isdigit() else text
+        return _whole_or_text(text)
     if name == "confidenceThreshold":
         return _number_or_text(text)
     return _json_or_fail(name, text) if name in JSON_VALUED else text
@@ -174,7 +192,7 @@ def parse(query: Mapping[str, Sequence[str]], body: Mapping[str, Any] | None, *,
     for key, value in (body or {}).items():
         if key not in CHECKS or (key == "url" and not url_variant):
             raise BadRequest(f"Unknown parameter '{key}' in the request body.")
-        merged[key] = value
+        merged[key] = _from_text(key, value) if key in TEXT_IN_BODY and isinstance(value, str) else value
     for key, values in query.items():
         if key not in CHECKS or key == "url" or (url_variant and key not in QUERY_ON_URL_VARIANTS):
             where = "the JSON body" if url_variant and key in CHECKS else "nowhere: it is not a parameter"

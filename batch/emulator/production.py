@@ -8,11 +8,14 @@ So segments never overlap, and the gap between them is whatever the queue made i
 from __future__ import annotations
 
 import random
+import secrets
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from batch.emulator import diarize, insights
+from batch.emulator import diarize, insights, topics
 from batch.emulator.models import Conversation, Insight, Job, Member, Message, Word
+from speech.models import Transcript
 
 
 def numeric_id(rng: random.Random) -> str:
@@ -27,25 +30,74 @@ def anchor(conv: Conversation, job_start_wall: float) -> float:
     return max([job_start_wall] + [m.end for m in conv.messages])
 
 
+@dataclass(frozen=True, slots=True)
+class Said:
+    """One utterance as the job heard it: seconds in the medium, its voice label (None without diarization)."""
+
+    label: str | None
+    start: float
+    end: float
+    text: str
+    words: tuple[tuple[str, float, float, float], ...] | None  # (text, start, end, score); None: spread evenly
+
+
 def produce(conv: Conversation, job: Job, *, start_wall: float, seed: int) -> None:
-    """Append the job's members, messages and insights to the conversation."""
+    """Scripted mode: the job's script, diarized by the rules of `diarize`, becomes members, messages, insights."""
     rng = random.Random(f"{seed}:{job.id}")
     labels, names = diarize.assign(
         job.utterances, diarization=job.params.diarization, count=job.params.speaker_count, rng=rng
     )
+    said = [Said(label, u.start, u.end, u.text, None) for u, label in zip(job.utterances, labels, strict=True)]
+    _add(conv, job, said, names, job.topics, start_wall=start_wall, rng=rng)
+
+
+def produce_recognised(conv: Conversation, job: Job, heard: Transcript, *, start_wall: float) -> None:
+    """Real mode: what the speech pipeline heard becomes members (`Speaker n` by order of first speech), messages
+    with the recognised words and confidences, insights and topics of the recognised text. Ids are random."""
+    rng = random.Random(secrets.randbits(64))
+    said = [
+        Said(
+            None if u.speaker is None else str(u.speaker),
+            u.start,
+            u.end,
+            u.text,
+            tuple((w.text, w.start, w.end, round(w.probability, 3)) for w in u.words),
+        )
+        for u in heard.utterances
+    ]
+    labels = list(dict.fromkeys(s.label for s in said if s.label is not None))
+    names = {label: f"Speaker {n}" for n, label in enumerate(labels, 1)}
+    _add(conv, job, said, names, topics.topics([s.text for s in said]), start_wall=start_wall, rng=rng)
+
+
+def _add(
+    conv: Conversation,
+    job: Job,
+    said: list[Said],
+    names: dict[str, str],
+    topic_list: tuple[str, ...],
+    *,
+    start_wall: float,
+    rng: random.Random,
+) -> None:
     member_of = {label: uuid_id(rng) for label in names}
     for label_name, member_id in member_of.items():
         conv.members[member_id] = Member(member_id, names[label_name])
     base = anchor(conv, start_wall)
-    for utt, label in zip(job.utterances, labels, strict=True):
+    for utt in said:
+        message_id = numeric_id(rng)  # drawn before the words: scripted ids stay what they were for a seed
+        if utt.words is None:
+            words = _words(utt.text, base + utt.start, base + utt.end, rng.random)
+        else:
+            words = [Word(t, base + a, base + b, score) for t, a, b, score in utt.words]
         message = Message(
-            id=numeric_id(rng),
+            id=message_id,
             job_id=job.id,
-            member_id=member_of[label] if label is not None else None,
+            member_id=member_of[utt.label] if utt.label is not None else None,
             text=utt.text,
             start=base + utt.start,
             end=base + utt.end,
-            words=_words(utt.text, base + utt.start, base + utt.end, rng.random),
+            words=words,
             phrases=insights.phrases(utt.text) if job.params.detect_phrases else [],
             polarity=insights.polarity(utt.text),
         )
@@ -64,7 +116,7 @@ def produce(conv: Conversation, job: Job, *, start_wall: float, seed: int) -> No
                     assignee,
                 )
             )
-    for topic in job.topics:
+    for topic in topic_list:
         conv.topics.setdefault(topic, numeric_id(rng))
 
 

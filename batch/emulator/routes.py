@@ -96,19 +96,31 @@ def _query(request: web.Request) -> dict[str, list[str]]:
 def _submit(
     request: web.Request, emu: Emulator, data: bytes, info: media.MediaInfo, parsed: params.AsyncParams
 ) -> web.Response:
-    script = emu.corpus.lookup(info.sha256)
+    backend = emu.backend
+    if backend.recognition is not None:
+        if not parsed.language.lower().startswith("en"):
+            raise BadRequest(
+                f"languageCode '{parsed.language}' cannot be recognised here: this server's speech model "
+                "(Whisper tiny.en) knows English only; use an English code such as en-US."
+            )
+        script = None
+    else:
+        script = emu.corpus.lookup(info.sha256)
     if script is not None:
         info = media.MediaInfo(info.kind, info.sha256, info.size, script.duration)
         utterances, topics = script.utterances, script.topics
+    elif backend.recognition is not None:
+        utterances, topics = (), ()
     else:
         utterances, topics = (media.fallback_utterances(data, info) if info.kind != "unknown" else ()), ()
-    body = emu.backend.submit(
+    body = backend.submit(
         media=info,
         utterances=utterances,
         topics=topics,
         params=parsed,
         conversation_id=request.match_info.get("conversation_id"),
         will_fail=request.get(FAULT) == "job_failed",
+        data=data,
     )
     return web.json_response(body, status=201)
 
@@ -204,7 +216,9 @@ async def get_insights(request: web.Request) -> web.Response:
 
 @routes.get("/v1/conversations/{conversation_id}/topics")
 async def get_topics(request: web.Request) -> web.Response:
-    return web.json_response({"topics": views.topics(_current(request))})
+    conv = _current(request)
+    sentiment, parent_refs = _flag(request, "sentiment"), _flag(request, "parentRefs")
+    return web.json_response({"topics": views.topics(conv, sentiment=sentiment, parent_refs=parent_refs)})
 
 
 NOT_EMULATED = (

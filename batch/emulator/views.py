@@ -37,6 +37,17 @@ def _ref(conv: Conversation, member_id: str | None) -> dict[str, Any]:
     return member(found) if found is not None else {}
 
 
+def _speaker(conv: Conversation, member_id: str | None) -> dict[str, Any]:
+    """The `from` of an insight: a member reference plus `userId`, the member's email, else its id (§13 #24).
+
+    `email` stays beside it, as on messages, so one reader handles both; an unknown speaker stays `{}`.
+    """
+    found = conv.members.get(member_id or "")
+    if found is None:
+        return {}
+    return member(found) | {"userId": found.email if found.email is not None else found.id}
+
+
 def conversation(conv: Conversation) -> dict[str, Any]:
     start = conv.messages[0].start if conv.messages else conv.created_wall
     end = max((m.end for m in conv.messages), default=conv.created_wall)
@@ -49,6 +60,10 @@ def conversation(conv: Conversation) -> dict[str, Any]:
         "members": [member(m) for m in conv.members.values()],
         "metadata": {},
     }
+
+
+def _sentiment(score: float) -> dict[str, Any]:
+    return {"polarity": {"score": score}, "suggested": insights.suggested(score)}
 
 
 def message(conv: Conversation, m: Message, *, verbose: bool, sentiment: bool) -> dict[str, Any]:
@@ -66,7 +81,7 @@ def message(conv: Conversation, m: Message, *, verbose: bool, sentiment: bool) -
     if m.phrases:
         out["phrases"] = m.phrases
     if sentiment:
-        out["sentiment"] = {"polarity": {"score": m.polarity}, "suggested": insights.suggested(m.polarity)}
+        out["sentiment"] = _sentiment(m.polarity)
     if verbose:
         out["words"] = [
             {
@@ -89,23 +104,29 @@ def insight(conv: Conversation, i: Insight) -> dict[str, Any]:
         "type": i.type,
         "score": i.score,
         "messageIds": list(i.message_ids),
-        "from": _ref(conv, i.member_id),
+        "from": _speaker(conv, i.member_id),
     }
     if i.type != "question":
         out |= {"entities": [], "phrases": [], "definitive": True, "assignee": _ref(conv, i.assignee_id)}
     return out
 
 
-def topics(conv: Conversation) -> list[dict[str, Any]]:
-    texts = [m.text for m in conv.messages]
-    hits = insights.topic_hits(tuple(conv.topics), texts)
-    return [
-        {
+def topics(conv: Conversation, *, sentiment: bool, parent_refs: bool) -> list[dict[str, Any]]:
+    """Each flag adds its own key (§13 #23); without them a topic is {id, text, type, score, messageIds}."""
+    hits = insights.topic_hits(tuple(conv.topics), [m.text for m in conv.messages])
+    parents = insights.topic_parents(hits)
+    out = []
+    for t, idx in hits.items():
+        topic: dict[str, Any] = {
             "id": conv.topics[t],
             "text": t,
             "type": "topic",
             "score": round(min(1.0, 0.5 + 0.1 * len(idx)), 2),
             "messageIds": [conv.messages[i].id for i in idx],
         }
-        for t, idx in hits.items()
-    ]
+        if sentiment:
+            topic["sentiment"] = _sentiment(insights.mean_polarity([conv.messages[i].polarity for i in idx]))
+        if parent_refs:
+            topic["parentRefs"] = [{"type": "topic", "text": p} for p in parents[t]]
+        out.append(topic)
+    return out

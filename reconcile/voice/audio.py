@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reconcile.voice.fbank import RATE
+from speech.voice.fbank import RATE
 
 FRAME = 0.01  # seconds per activity frame
 

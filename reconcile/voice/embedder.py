@@ -1,38 +1,31 @@
-"""Speaker embeddings with CAM++ on onnxruntime (the optional `voice` extra).
+"""Voice evidence for reconciliation: embeddings of enrolment files and of members' speech.
 
-Rules (shared/voice-embeddings.md §4): speech shorter than 1 s is not embedded; longer speech is cut into
-windows of at most 10 s, each embedded and L2-normalised, and the windows averaged weighted by duration;
--90 dB deterministic dither keeps exact digital silence from distorting the log-fbank mean.
+The model and its front end live in `speech.voice` (one copy, shared with the local speech service); this
+module adds what reconciliation needs: the `voice` extra's check with reconciliation's own error, and a cache
+of enrolment files by version (path, size, mtime).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
 from reconcile.errors import VoiceUnavailable
 from reconcile.voice.audio import read_wav
-from reconcile.voice.fbank import RATE, fbank
-
-MODEL = Path(__file__).with_name("campp.onnx")
-MIN_SECONDS, WINDOW_SECONDS = 1.0, 10.0
+from speech.voice import model
+from speech.voice.model import MODEL, SpeakerModel
 
 
 def available() -> bool:
-    return importlib.util.find_spec("onnxruntime") is not None and MODEL.is_file()
+    return model.available()
 
 
 class Embedder:
-    def __init__(self, model: Path = MODEL, *, threads: int = 2) -> None:
+    def __init__(self, path: Path = MODEL, *, threads: int = 2) -> None:
         if not available():
             raise VoiceUnavailable("voice evidence needs the `voice` extra: pip install 'symbl-batch[voice]'")
-        import onnxruntime  # noqa: PLC0415 - optional dependency, imported only when voice is used
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        self._session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._model = SpeakerModel(path, threads=threads)
         self._files: dict[tuple[str, int, int], np.ndarray | None] = {}
 
     def embed_file(self, path: Path) -> np.ndarray | None:
@@ -47,19 +40,6 @@ class Embedder:
             self._files[key] = self.embed(samples) if samples is not None else None
         return self._files[key]
 
-    def _window(self, samples: np.ndarray) -> np.ndarray:
-        dither = np.random.default_rng(len(samples)).standard_normal(len(samples)).astype(np.float32) * 3e-5
-        features = fbank(samples + dither)[None]
-        vector = np.asarray(self._session.run(None, {"fbank": features})[0][0], dtype=np.float64)
-        return vector / (np.linalg.norm(vector) or 1.0)
-
     def embed(self, samples: np.ndarray) -> np.ndarray | None:
         """A unit vector for this speech, or None when there is less than a second of it."""
-        if len(samples) < MIN_SECONDS * RATE:
-            return None
-        step = int(WINDOW_SECONDS * RATE)
-        windows = [samples[i : i + step] for i in range(0, len(samples), step)]
-        windows = [w for w in windows if len(w) >= MIN_SECONDS * RATE]
-        weights = np.array([len(w) for w in windows], dtype=np.float64)
-        mean = np.average([self._window(w) for w in windows], axis=0, weights=weights)
-        return np.asarray(mean / (np.linalg.norm(mean) or 1.0))
+        return self._model.embed(samples)

@@ -74,11 +74,13 @@ async def test_message_options_verbose_sentiment_phrases(api: Api) -> None:
 
 
 async def test_without_diarization_messages_have_empty_from_and_no_members(api: Api) -> None:
-    """No diarization: `from: {}` on every message and an empty members list."""
+    """No diarization: `from: {}` on every message and insight (no userId either) and an empty members list."""
     cid = await _done(api, "interview.wav")
     assert (await api.get(f"/v1/conversations/{cid}/members")) == {"members": []}
     messages = (await api.get(f"/v1/conversations/{cid}/messages"))["messages"]
     assert messages and all(m["from"] == {} for m in messages)
+    insights = (await api.get(f"/v1/conversations/{cid}/insights"))["insights"]
+    assert insights and all(i["from"] == {} for i in insights)
 
 
 @pytest.mark.parametrize(("count", "members"), [("1", 1), ("2", 2), ("3", 3), ("4", 4)])
@@ -143,7 +145,8 @@ async def test_rename_follows_into_messages_and_insights(api: Api) -> None:
     messages = (await api.get(f"/v1/conversations/{cid}/messages"))["messages"]
     assert all(m["from"] == tom for m in messages)
     items = (await api.get(f"/v1/conversations/{cid}/action-items"))["actionItems"]
-    assert items and all(i["from"] == tom and i["assignee"] == tom and i["type"] == "action_item" for i in items)
+    speaker = tom | {"userId": "tom@example.com"}
+    assert items and all(i["from"] == speaker and i["assignee"] == tom and i["type"] == "action_item" for i in items)
 
 
 async def test_merge_rules(api: Api) -> None:
@@ -185,6 +188,55 @@ async def test_insight_endpoints_and_topics(api: Api) -> None:
         assert topic["type"] == "topic" and all(topic["text"] in messages[i].lower() for i in topic["messageIds"])
     insights = (await api.get(f"/v1/conversations/{cid}/insights"))["insights"]
     assert {i["type"] for i in insights} == {"question", "action_item", "follow_up"}
+
+
+async def test_topics_sentiment_and_parent_refs(api: Api) -> None:
+    """topics: sentiment=true adds the mean polarity of its messages, parentRefs=true the hierarchy (§13 #23)."""
+    cid = await _done(api, "planning-part1.wav")
+    path = f"/v1/conversations/{cid}/topics"
+    plain = {t["text"]: t for t in (await api.get(path))["topics"]}
+    assert set(plain) == {"roadmap", "hiring"}
+    assert all(set(t) == {"id", "text", "type", "score", "messageIds"} for t in plain.values())
+    assert set(plain["hiring"]["messageIds"]) < set(plain["roadmap"]["messageIds"])
+    messages = (await api.get(f"/v1/conversations/{cid}/messages", sentiment="true"))["messages"]
+    polarity = {m["id"]: m["sentiment"]["polarity"]["score"] for m in messages}
+    rich = {t["text"]: t for t in (await api.get(path, sentiment="true", parentRefs="true"))["topics"]}
+    for text, topic in rich.items():
+        assert {k: v for k, v in topic.items() if k not in ("sentiment", "parentRefs")} == plain[text]
+        scores = [polarity[i] for i in topic["messageIds"]]
+        assert topic["sentiment"]["polarity"]["score"] == round(sum(scores) / len(scores), 2)
+        assert topic["sentiment"]["suggested"] in ("positive", "neutral", "negative")
+    assert rich["hiring"]["parentRefs"] == [{"type": "topic", "text": "roadmap"}]
+    assert rich["roadmap"]["parentRefs"] == []
+    only_sentiment = (await api.get(path, sentiment="true"))["topics"]
+    assert all("sentiment" in t and "parentRefs" not in t for t in only_sentiment)
+    only_refs = (await api.get(path, parentRefs="true"))["topics"]
+    assert all("parentRefs" in t and "sentiment" not in t for t in only_refs)
+    assert (await api.get(path, sentiment="false", parentRefs="false"))["topics"] == list(plain.values())
+    for bad in ({"sentiment": "yes"}, {"parentRefs": "1"}, {"parentRefs": "True"}):
+        assert "true or false" in (await api.get(path, status=400, **bad))["message"]
+
+
+async def test_insight_from_carries_user_id(api: Api) -> None:
+    """Questions, action items, follow-ups: `from` has userId = the member's id, its email once set (§13 #24)."""
+    cid = await _done(api, "standup-part1.wav", **DIARIZE)
+    lists = (("questions", "questions"), ("action-items", "actionItems"), ("follow-ups", "followUps"))
+
+    async def speakers() -> list[dict[str, Any]]:
+        found = [i["from"] for path, key in lists for i in (await api.get(f"/v1/conversations/{cid}/{path}"))[key]]
+        found += [i["from"] for i in (await api.get(f"/v1/conversations/{cid}/insights"))["insights"]]
+        assert found and all(f for f in found)
+        return found
+
+    assert all(f == {"id": f["id"], "name": f["name"], "userId": f["id"]} for f in await speakers())
+    for m in await _members(api, cid):
+        email = f"{m['name'].replace(' ', '').lower()}@example.com"
+        assert (await api.put_member(cid, m["id"], {"id": m["id"], "name": m["name"], "email": email})).status == 200
+    members = {m["id"]: m for m in await _members(api, cid)}
+    for f in await speakers():
+        assert f == members[f["id"]] | {"userId": members[f["id"]]["email"]}
+    messages = (await api.get(f"/v1/conversations/{cid}/messages"))["messages"]
+    assert all("userId" not in m["from"] for m in messages)
 
 
 async def test_documented_but_not_emulated_endpoints_answer_501(api: Api) -> None:

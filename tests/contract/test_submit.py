@@ -78,6 +78,10 @@ async def test_empty_and_oversized_uploads(make_api: MakeApi) -> None:
         ({"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "0"}, "diarizationSpeakerCount"),
         ({"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "-1"}, "diarizationSpeakerCount"),
         ({"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "1.5"}, "diarizationSpeakerCount"),
+        ({"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "2.5"}, "diarizationSpeakerCount"),
+        ({"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "abc"}, "diarizationSpeakerCount"),
+        ({"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "0.0"}, "diarizationSpeakerCount"),
+        ({"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "\u00b2"}, "diarizationSpeakerCount"),
         ({"enableSpeakerDiarization": "true"}, "diarizationSpeakerCount"),
         ({"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "2", "languageCode": "de-DE"}, "English"),
         ({"languageCode": "xx-XX"}, "languageCode"),
@@ -96,6 +100,15 @@ async def test_invalid_parameters_get_400_naming_them(api: Api, params: dict[str
     assert resp.status == 400
     assert needle in (await resp.json())["message"]
     assert (await api.control("stats"))["jobs_submitted"] == 0
+
+
+@pytest.mark.parametrize("count", ["2.0", "2.00", "02"])
+async def test_whole_number_speaker_count_in_query_is_accepted(api: Api, count: str) -> None:
+    """diarizationSpeakerCount=2.0 in the query is the whole number 2 (§13 #22)."""
+    created = await api.submit(media("interview.wav"), enableSpeakerDiarization="true", diarizationSpeakerCount=count)
+    assert await api.finish(created["jobId"]) == "completed"
+    members = await api.get(f"/v1/conversations/{created['conversationId']}/members")
+    assert sorted(m["name"] for m in members["members"]) == ["Speaker 1", "Speaker 2"]
 
 
 async def test_list_parameters_accept_json_and_repeated_keys(api: Api) -> None:
@@ -205,6 +218,58 @@ async def test_url_variant_rules(api: Api, media_server: Any) -> None:
     video = str(media_server.make_url("/files/video-brief.mp4"))
     assert (await api.http.post("/v1/process/video/url", json={"url": video}, headers=api.auth)).status == 201
     assert (await api.http.post("/v1/process/video/url", json={"url": good}, headers=api.auth)).status == 400
+
+
+async def _names_after(api: Api, resp: Any) -> tuple[str, list[str]]:
+    """The conversation a 201 submission made and its member names once the job completed."""
+    assert resp.status == 201, await resp.text()
+    created = await resp.json()
+    assert await api.finish(created["jobId"]) == "completed"
+    members = await api.get(f"/v1/conversations/{created['conversationId']}/members")
+    return created["conversationId"], sorted(m["name"] for m in members["members"])
+
+
+async def test_url_body_accepts_symbl_style_strings(api: Api, media_server: Any) -> None:
+    """URL bodies: "2" / 2.0 for the count and "true"/"false" for booleans work on POST and PUT (§13 #21-22)."""
+    url = str(media_server.make_url("/files/interview.wav"))
+    body = {"url": url, "enableSpeakerDiarization": "true", "diarizationSpeakerCount": "2", "detectPhrases": "false"}
+    cid, names = await _names_after(api, await api.http.post("/v1/process/audio/url", json=body, headers=api.auth))
+    assert names == ["Speaker 1", "Speaker 2"]
+    native = {"url": url, "enableSpeakerDiarization": True, "diarizationSpeakerCount": 2.0}
+    put = await api.http.put(f"/v1/process/audio/url/{cid}", json=native, headers=api.auth)
+    assert await _names_after(api, put) == (cid, ["Speaker 1", "Speaker 1", "Speaker 2", "Speaker 2"])  # 2 new
+    off = {"url": url, "enableSpeakerDiarization": "false", "diarizationSpeakerCount": "3"}
+    _, names = await _names_after(api, await api.http.post("/v1/process/audio/url", json=off, headers=api.auth))
+    assert names == []
+    video = {"url": str(media_server.make_url("/files/video-brief.mp4")), "enableSummary": "false"}
+    assert (await api.http.post("/v1/process/video/url", json=video, headers=api.auth)).status == 201
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"diarizationSpeakerCount": "two"}, "diarizationSpeakerCount"),
+        ({"diarizationSpeakerCount": "2.5"}, "diarizationSpeakerCount"),
+        ({"diarizationSpeakerCount": 2.5}, "diarizationSpeakerCount"),
+        ({"diarizationSpeakerCount": "0"}, "diarizationSpeakerCount"),
+        ({"diarizationSpeakerCount": " 2"}, "diarizationSpeakerCount"),
+        ({"diarizationSpeakerCount": True}, "diarizationSpeakerCount"),
+        ({"diarizationSpeakerCount": [2]}, "diarizationSpeakerCount"),
+        ({"enableSpeakerDiarization": "yes", "diarizationSpeakerCount": "2"}, "enableSpeakerDiarization"),
+        ({"enableSpeakerDiarization": "True", "diarizationSpeakerCount": "2"}, "enableSpeakerDiarization"),
+        ({"enableSpeakerDiarization": 1, "diarizationSpeakerCount": "2"}, "enableSpeakerDiarization"),
+        ({"detectPhrases": ""}, "detectPhrases"),
+    ],
+)
+async def test_url_body_still_refuses_other_values(
+    api: Api, media_server: Any, extra: dict[str, Any], needle: str
+) -> None:
+    """Beyond those strings, a URL body value of the wrong type is a 400 naming the parameter; nothing is made."""
+    body = {"url": str(media_server.make_url("/files/interview.wav"))} | extra
+    resp = await api.http.post("/v1/process/audio/url", json=body, headers=api.auth)
+    assert resp.status == 400
+    assert (await resp.json())["message"].startswith(f"Invalid value for parameter '{needle}'")
+    assert (await api.control("stats"))["jobs_submitted"] == 0
 
 
 async def test_identical_posts_make_two_conversations(api: Api) -> None:

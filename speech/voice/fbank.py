@@ -42,6 +42,14 @@ def povey_window() -> np.ndarray:
 
 def fbank(samples: np.ndarray) -> np.ndarray:
     """(frames, 80) float32 features, mean-normalised; an empty array for less than one frame of audio."""
+    features = fbank_raw(samples)
+    if len(features) == 0:
+        return features
+    return np.asarray(features - features.mean(axis=0, keepdims=True), dtype=np.float32)
+
+
+def fbank_raw(samples: np.ndarray) -> np.ndarray:
+    """(frames, 80) float32 log mel energies before mean normalisation."""
     samples = np.asarray(samples, dtype=np.float32)
     count = 1 + (len(samples) - FRAME) // SHIFT if len(samples) >= FRAME else 0
     if count <= 0:
@@ -53,5 +61,4 @@ def fbank(samples: np.ndarray) -> np.ndarray:
     frames = (frames - 0.97 * previous) * povey_window()
     power = np.abs(np.fft.rfft(frames, n=FFT)) ** 2
     energies = power.astype(np.float32) @ mel_banks().T
-    features = np.log(np.maximum(energies, EPS))
-    return np.asarray(features - features.mean(axis=0, keepdims=True), dtype=np.float32)
+    return np.asarray(np.log(np.maximum(energies, EPS)), dtype=np.float32)

