@@ -34,15 +34,19 @@ from batch.runner import open_run, options_for, override
 from batch.store import Store
 from reconcile.cli import after_conversation_hook
 from reconcile.cli import group as reconcile_group
+from speech.errors import SpeechError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EMULATOR_SETTINGS = Settings(time_scale=0.01, concurrency_limit=5)
+# seconds of processing per second of media, for the first polls: scripted is the time scale; real is the
+# pipeline's measured speed on one worker (about 8-14x real time, see README "Speech backend"), rounded up
+SPEED_GUESS = {"scripted": EMULATOR_SETTINGS.time_scale, "real": 0.12}
 
 
 @contextlib.asynccontextmanager
-async def embedded_emulator(manifest: Manifest) -> AsyncIterator[Manifest]:
-    """Start the emulator in-process on loopback and point the manifest's API settings at it."""
-    runner = web.AppRunner(create_app(EMULATOR_SETTINGS), access_log=None)
+async def embedded_emulator(manifest: Manifest, *, mode: str = "real") -> AsyncIterator[Manifest]:
+    """Start the local backend in-process on loopback and point the manifest's API settings at it."""
+    runner = web.AppRunner(create_app(replace(EMULATOR_SETTINGS, mode=mode)), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -101,13 +105,13 @@ def summary_table(report: Report, output: Path) -> Table:
     return table
 
 
-async def _run(loaded: Manifest, *, emulator: bool, out: Output, reconcile: bool) -> int:
+async def _run(loaded: Manifest, *, emulator: str | None, out: Output, reconcile: bool) -> int:
     async with contextlib.AsyncExitStack() as stack:
-        if emulator:
-            loaded = await stack.enter_async_context(embedded_emulator(loaded))
-        options = replace(options_for(loaded), restart_unfinished=emulator)
-        if emulator:  # its processing speed is known: the first polls need not guess
-            options = replace(options, timing=replace(options.timing, speed_guess=EMULATOR_SETTINGS.time_scale))
+        if emulator is not None:
+            loaded = await stack.enter_async_context(embedded_emulator(loaded, mode=emulator))
+        options = replace(options_for(loaded), restart_unfinished=emulator is not None)
+        if emulator is not None:  # its processing speed is known: the first polls need not guess
+            options = replace(options, timing=replace(options.timing, speed_guess=SPEED_GUESS[emulator]))
         run = await stack.enter_async_context(open_run(loaded, options=options, on_event=out.event))
         if reconcile and loaded.people:
             run.flow.after_conversation = after_conversation_hook(run, use_voice=True, emit=out.event)
@@ -169,6 +173,9 @@ def _guarded(work: Any) -> int:
     except (InputError, StateError) as exc:
         click.echo(f"symbl-batch: {exc}", err=True)
         return EXIT_INPUT
+    except SpeechError as exc:  # the embedded backend's models are not installed: configuration, exit 2
+        click.echo(f"symbl-batch: the local backend cannot start: {exc}", err=True)
+        return EXIT_INPUT
     except KeyboardInterrupt:
         click.echo("symbl-batch: interrupted; the state is consistent, run the same command again to resume", err=True)
         return EXIT_INTERRUPTED
@@ -185,7 +192,14 @@ def main() -> None:
 @click.option(
     "--show", type=click.IntRange(min=0), default=100, show_default=True, help="Dry run: steps listed (0: all)."
 )
-@click.option("--emulator", is_flag=True, help="Start the embedded emulator and run against it.")
+@click.option("--emulator", is_flag=True, help="Start the embedded local backend and run against it.")
+@click.option(
+    "--backend-mode",
+    type=click.Choice(["real", "scripted"]),
+    default="real",
+    show_default=True,
+    help="With --emulator: real speech processing, or answers scripted from the corpus (deterministic tests).",
+)
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Output directory.")
 @click.option("--state", type=click.Path(path_type=Path, dir_okay=False), help="State file.")
 @click.option("--concurrency", type=click.IntRange(min=1, max=1000), help="Concurrent-job ceiling.")
@@ -204,6 +218,7 @@ def run(
     dry_run: bool,
     show: int,
     emulator: bool,
+    backend_mode: str,
     output: Path | None,
     state: Path | None,
     concurrency: int | None,
@@ -226,7 +241,7 @@ def run(
         loaded = override(manifest_module.load(manifest), state=state, output=output, concurrency=concurrency)
         if dry_run:
             return await _dry_run(loaded, show or None)
-        return await _run(loaded, emulator=emulator, out=out, reconcile=reconcile)
+        return await _run(loaded, emulator=backend_mode if emulator else None, out=out, reconcile=reconcile)
 
     sys.exit(_guarded(work()))
 

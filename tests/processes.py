@@ -79,6 +79,9 @@ async def cli(*argv: str, env: dict[str, str] | None = None, seconds: float = 12
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
+SCRIPTED = ("--emulator", "--backend-mode", "scripted")  # the embedded backend with the corpus truth
+
+
 async def run_cli(*args: str, env: dict[str, str] | None = None, seconds: float = 120) -> tuple[int, str, str]:
     """`symbl-batch run ARGS...`."""
     return await cli("run", *args, env=env, seconds=seconds)

@@ -77,8 +77,12 @@ class Backend:
     _signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def __post_init__(self) -> None:
-        self.rng.seed(self.settings.seed)
+        self.rng.seed(self._seed())
         self.clock_origin = self.clock.now()
+
+    def _seed(self) -> int:
+        """Scripted mode draws ids from the seed (reproducible); real mode from the OS, so no two servers agree."""
+        return self.settings.seed if self.settings.mode == "scripted" else secrets.randbits(64)
 
     def wall(self, at: float) -> float:
         return self.wall_epoch + (at - self.clock_origin)
@@ -92,7 +96,7 @@ class Backend:
         self.tokens.clear()
         self.stats.clear()
         self.outbox.clear()
-        self.rng.seed(self.settings.seed)
+        self.rng.seed(self._seed())
         if self.recognition is not None:
             self.recognition.close()  # forget running work; the pool restarts on the next job
 

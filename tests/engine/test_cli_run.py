@@ -16,7 +16,7 @@ import pytest
 
 from batch.store import Store
 from tests.conftest import ROOT
-from tests.processes import EmulatorProcess, demo_copy, run_cli, start_emulator
+from tests.processes import SCRIPTED, EmulatorProcess, demo_copy, run_cli, start_emulator
 
 __all__ = ["EmulatorProcess", "demo_copy", "run_cli", "start_emulator"]  # shared with other test modules
 
@@ -29,23 +29,28 @@ async def emulator() -> AsyncIterator[EmulatorProcess]:
     await asyncio.wait_for(emu.proc.wait(), 20)
 
 
-async def test_embedded_emulator_run_exits_0_with_json_logs(tmp_path: Path) -> None:
-    """README's main command: every recording saved, exit 0, one parseable JSON log line per event with ids."""
-    code, out, err = await run_cli("manifests/demo.toml", "--emulator", "--output", str(tmp_path / "out"))
+async def test_embedded_backend_run_exits_0_with_json_logs(tmp_path: Path) -> None:
+    """README's main command, real speech processing: every recording saved, exit 0, JSON log lines with ids,
+    and transcripts of what was really said (the corpus's words, more than one voice)."""
+    code, out, err = await run_cli("manifests/demo.toml", "--emulator", "--output", str(tmp_path / "out"), seconds=400)
     assert code == 0, err
     assert "symbl-batch: saved 10" in out
     events = [json.loads(line) for line in err.splitlines()]
     saved = [e for e in events if e["event"] == "saved"]
     assert len(saved) == 10
     assert all({"segment", "conversation", "conversation_id", "job_id", "line"} <= set(e) for e in saved)
-    assert (tmp_path / "out" / "standup" / "transcript.txt").read_text().count("\n") == 16
+    transcript = (tmp_path / "out" / "standup" / "transcript.txt").read_text().lower()
+    assert "budget" in transcript and "release" in transcript and "design" in transcript
+    assert "unscripted" not in transcript
+    speakers = {line.split(":")[0] for line in transcript.splitlines() if ":" in line}
+    assert len(speakers) >= 2
 
 
 async def test_bad_manifest_exits_2_naming_file_and_line(tmp_path: Path) -> None:
     """Bad input: exit 2, one sentence with file, line and field, nothing sent."""
     bad = tmp_path / "bad.toml"
     bad.write_text('[[conversations]]\nid = "x"\n  [[conversations.segments]]\n  file = "missing.wav"\n')
-    code, _, err = await run_cli(str(bad), "--emulator")
+    code, _, err = await run_cli(str(bad), *SCRIPTED)
     assert code == 2
     assert f"{bad}, line 4, conversations[0].segments[0].file: file not found" in err
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.engine.test_cli_run import EmulatorProcess, demo_copy, emulator, run_cli, start_emulator
-from tests.processes import cli
+from tests.processes import SCRIPTED, cli
 
 __all__ = ["emulator"]  # the fixture, re-exported for pytest
 
@@ -134,11 +134,11 @@ async def test_a_second_cli_run_while_the_first_holds_the_lock_exits_3(tmp_path:
 async def test_text_logs_and_quiet(tmp_path: Path) -> None:
     """--log-format text gives readable lines with segment and manifest line; -q keeps only warnings and errors."""
     code, _, err = await run_cli(
-        "manifests/demo.toml", "--emulator", "--output", str(tmp_path / "o1"), "--log-format", "text"
+        "manifests/demo.toml", *SCRIPTED, "--output", str(tmp_path / "o1"), "--log-format", "text"
     )
     assert code == 0
     assert re.search(r"\d\d:\d\d:\d\d info\s+saved standup/1 \(line \d+\) job [0-9a-f]{8}", err)
-    code, _, err = await run_cli("manifests/demo.toml", "--emulator", "--output", str(tmp_path / "o2"), "-q")
+    code, _, err = await run_cli("manifests/demo.toml", *SCRIPTED, "--output", str(tmp_path / "o2"), "-q")
     assert code == 0 and err == ""
 
 
@@ -155,7 +155,7 @@ def test_progress_bar_on_a_pseudo_terminal(tmp_path: Path) -> None:
                 "batch.cli",
                 "run",
                 "manifests/demo.toml",
-                "--emulator",
+                *SCRIPTED,
                 "--output",
                 str(tmp_path / "out"),
             ],
@@ -180,7 +180,7 @@ def test_progress_bar_on_a_pseudo_terminal(tmp_path: Path) -> None:
 
 async def test_readable_outputs(tmp_path: Path) -> None:
     """Per conversation a Markdown transcript with segment headings and an SVG timeline; report.md lists all."""
-    code, _, _ = await run_cli("manifests/demo.toml", "--emulator", "--output", str(tmp_path / "out"))
+    code, _, _ = await run_cli("manifests/demo.toml", *SCRIPTED, "--output", str(tmp_path / "out"))
     assert code == 0
     folder = tmp_path / "out" / "planning"
     markdown = (folder / "transcript.md").read_text()
