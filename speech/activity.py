@@ -26,7 +26,10 @@ class ActivitySettings:
 def speech_spans(samples: np.ndarray, settings: ActivitySettings = ActivitySettings()) -> list[tuple[float, float]]:
     """Speech spans in seconds, in order, non-overlapping."""
     try:
-        from faster_whisper.vad import VadOptions, get_speech_timestamps  # noqa: PLC0415 - the `speech` extra
+        from faster_whisper.vad import (  # type: ignore[import-untyped]  # noqa: PLC0415 - the `speech` extra
+            VadOptions,
+            get_speech_timestamps,
+        )
     except ImportError as exc:
         raise ModelMissing("voice activity detection needs faster-whisper: pip install 'symbl-batch[speech]'") from exc
     if len(samples) < RATE // 10:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from speech.errors import ModelMissing, Undecodable
 RATE = 16_000
 
 
-def _av():  # type: ignore[no-untyped-def]  # PyAV ships partial types; only this module touches it
+def _av() -> Any:  # PyAV's types are partial; only this module touches it
     try:
         import av  # noqa: PLC0415 - optional dependency (the `speech` extra)
     except ImportError as exc:
@@ -45,7 +46,7 @@ def blocks(path: Path) -> Iterator[np.ndarray]:
             raise Undecodable(f"the audio track could not be decoded ({_reason(exc)})") from exc
 
 
-def _samples(frames: list) -> Iterator[np.ndarray]:  # type: ignore[type-arg]
+def _samples(frames: list[Any]) -> Iterator[np.ndarray]:
     for frame in frames:
         data = frame.to_ndarray().reshape(-1)
         if len(data):

@@ -60,7 +60,7 @@ class Recognizer:
     def __init__(self, *, threads: int = 1, beam_size: int = 1) -> None:
         folder = model_dir()
         try:
-            from faster_whisper import WhisperModel  # noqa: PLC0415 - optional dependency (the `speech` extra)
+            from faster_whisper import WhisperModel  # type: ignore[import-untyped]  # noqa: PLC0415 - the extra
         except ImportError as exc:
             raise ModelMissing(f"speech recognition needs faster-whisper: {INSTALL}") from exc
         self._model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
@@ -78,7 +78,8 @@ class Recognizer:
             condition_on_previous_text=False,
             vad_filter=False,
         )
-        return [w for w in (_word(raw, offset) for s in segments for raw in (s.words or ())) if _inside(w, speech, offset)]
+        heard = (_word(raw, offset) for segment in segments for raw in (segment.words or ()))
+        return [w for w in heard if _inside(w, speech, offset)]
 
 
 def _word(raw: Any, offset: float) -> Word:
@@ -87,5 +88,7 @@ def _word(raw: Any, offset: float) -> Word:
 
 def _inside(word: Word, speech: Sequence[tuple[float, float]], offset: float) -> bool:
     start, end = word.start - offset, word.end - offset
-    return bool(word.text) and any(min(end, b) - max(start, a) > 0.3 * (end - start) or a <= (start + end) / 2 <= b
-                                   for a, b in speech)
+    middle = (start + end) / 2
+    return bool(word.text) and any(
+        min(end, b) - max(start, a) > 0.3 * (end - start) or a <= middle <= b for a, b in speech
+    )

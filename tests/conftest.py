@@ -100,7 +100,8 @@ MakeApi = Callable[..., Awaitable[Api]]
 def make_api(aiohttp_client: Any) -> MakeApi:
     async def make(*, faults: dict[str, Any] | None = None, login: bool = True, **settings: Any) -> Api:
         clock = ManualClock()
-        base: dict[str, Any] = {"app_id": APP_ID, "app_secret": APP_SECRET, "time_scale": 0.5, "mode": "scripted"} | settings
+        base: dict[str, Any] = {"app_id": APP_ID, "app_secret": APP_SECRET, "time_scale": 0.5, "mode": "scripted"}
+        base |= settings
         app = create_app(
             Settings(**base),
             faults=FaultPlan.parse(faults or {}),

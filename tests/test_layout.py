@@ -6,6 +6,8 @@ import hashlib
 import itertools
 import json
 import pkgutil
+import subprocess
+import sys
 import tomllib
 import wave
 
@@ -57,3 +59,14 @@ def test_enrolment_samples_are_clean_16k_mono_of_5_to_15_seconds() -> None:
         with wave.open(str(CORPUS / "enrol" / f"{key}.wav"), "rb") as w:
             assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
             assert 5 <= w.getnframes() / 16000 <= 15
+
+
+def test_importing_the_server_loads_no_client_module() -> None:
+    """`import batch.emulator.app` (the local server) loads neither the client, the engine nor the speech models."""
+    code = (
+        "import sys, batch.emulator.app; "
+        "print(sorted(m for m in sys.modules if (m.startswith('batch.') and not m.startswith('batch.emulator'))"
+        " or m.startswith('reconcile') or m in ('faster_whisper', 'onnxruntime', 'speech.pipeline')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.strip() == "[]"

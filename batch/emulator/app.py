@@ -21,6 +21,7 @@ from batch.emulator.backend import Backend, Settings
 from batch.emulator.clock import Clock, ManualClock, SystemClock
 from batch.emulator.control import control
 from batch.emulator.corpus import DEFAULT_CORPUS, CorpusIndex
+from batch.emulator.durable import DurableBackend, open_durable
 from batch.emulator.errors import ApiError, TooManyJobs
 from batch.emulator.faults import FaultPlan
 from batch.emulator.routes import SUBMIT_PREFIX, routes
@@ -150,13 +151,18 @@ def create_app(
     corpus_dir: Path | None = DEFAULT_CORPUS,
     wall_epoch: float | None = None,
     tick_seconds: float = 0.05,
+    data_dir: Path | None = None,
 ) -> web.Application:
-    """An emulator application. Seams: settings, faults, clock (ManualClock enables /_emulator/clock)."""
+    """An emulator application. Seams: settings, faults, clock (ManualClock enables /_emulator/clock).
+
+    With `data_dir` the account is kept there and restored from it (durable.py; StorageError if unusable);
+    without, it lives in memory only."""
     clock = clock or SystemClock()
     settings = settings or Settings()
     if settings.mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
-    backend = Backend(settings, clock, time.time() if wall_epoch is None else wall_epoch)
+    wall = time.time() if wall_epoch is None else wall_epoch
+    backend = Backend(settings, clock, wall) if data_dir is None else open_durable(settings, clock, wall, data_dir)
     if settings.mode == "real":
         recognition.check_models()  # one sentence naming the missing package, before anything listens
         backend.recognition = recognition.Recognition(settings.workers)
@@ -183,6 +189,8 @@ def create_app(
         await emu.session.close()
         if backend.recognition is not None:
             backend.recognition.close()
+        if isinstance(backend, DurableBackend):
+            backend.close()
 
     app.cleanup_ctx.append(lifecycle)
     return app

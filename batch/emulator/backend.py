@@ -11,8 +11,8 @@ Invariants:
 from __future__ import annotations
 
 import hmac
-import random
 import os
+import random
 import secrets
 import tempfile
 from collections import Counter
@@ -236,9 +236,13 @@ class Backend:
         return moved
 
     def _step(self, job: Job, now: float) -> Transition | None:
-        hook = job.params.webhook_url
         if self.recognition is not None:
             return self._step_real(job, self.recognition, now)
+        return self._step_scripted(job, now)
+
+    def _step_scripted(self, job: Job, now: float) -> Transition | None:
+        """Scripted mode: times follow the clock (media duration x time scale), results are the script's."""
+        hook = job.params.webhook_url
         if job.status is JobStatus.SCHEDULED:
             previous = self._previous_job(job)
             if previous is not None and previous.status in ACTIVE:
@@ -276,7 +280,9 @@ class Backend:
                 return None
             if not job.will_fail and job.media_path is not None:
                 params = job.params
-                recognition.start(job.id, job.media_path, diarize=params.diarization, speaker_count=params.speaker_count)
+                recognition.start(
+                    job.id, job.media_path, diarize=params.diarization, speaker_count=params.speaker_count
+                )
             move(job, JobStatus.IN_PROGRESS)
             job.started_at = now
             return Transition(job.id, JobStatus.IN_PROGRESS, hook)

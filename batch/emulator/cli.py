@@ -14,6 +14,7 @@ from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from batch.emulator.corpus import DEFAULT_CORPUS
 from batch.emulator.faults import FaultPlan, FaultSpecError
+from batch.emulator.storage import StorageError, StoreLocked
 from speech.errors import SpeechError
 
 
@@ -66,6 +67,12 @@ def parser() -> argparse.ArgumentParser:
         help="a non-loopback host the emulator may fetch URLs from and send webhooks to (repeatable)",
     )
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus folder with index.json")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep conversations, jobs, tokens and uploads here across restarts (default: memory only)",
+    )
     return p
 
 
@@ -85,7 +92,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 async def serve(args: argparse.Namespace, faults: FaultPlan) -> None:
-    app = create_app(settings_from(args), faults=faults, corpus_dir=args.corpus)
+    app = create_app(settings_from(args), faults=faults, corpus_dir=args.corpus, data_dir=args.data_dir)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
@@ -93,7 +100,8 @@ async def serve(args: argparse.Namespace, faults: FaultPlan) -> None:
     server = site._server  # aiohttp exposes the bound sockets only here
     port = server.sockets[0].getsockname()[1] if server is not None and hasattr(server, "sockets") else args.port
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"symbl-emulator listening on http://{host}:{port}", flush=True)
+    kept = f" (data kept in {args.data_dir})" if args.data_dir is not None else ""
+    print(f"symbl-emulator listening on http://{host}:{port}{kept}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,4 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpeechError as exc:  # a model package missing or altered: one sentence, nothing served
         print(f"symbl-emulator: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:  # the data directory is in use by another server, or unusable
+        print(f"symbl-emulator: {exc}", file=sys.stderr)
+        return 3 if isinstance(exc, StoreLocked) else 2
     return 0

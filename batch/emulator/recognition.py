@@ -87,7 +87,7 @@ class Recognition:
         except concurrent.futures.process.BrokenProcessPool:
             self._pool = None  # a worker died (out of memory, killed): rebuild the pool for the next job
             return Outcome(None, "the speech worker processing this job stopped unexpectedly")
-        except Exception as exc:  # noqa: BLE001 - a pipeline bug fails its job, never the server
+        except Exception as exc:
             return Outcome(None, f"speech processing failed ({type(exc).__name__})")
 
     def running(self, job_id: str) -> bool:

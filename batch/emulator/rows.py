@@ -48,7 +48,7 @@ def params_out(params: AsyncParams) -> bytes:
 def params_in(raw: bytes) -> AsyncParams:
     stored = orjson.loads(raw)
     kinds = {f.name: f for f in fields(AsyncParams)}
-    values = {
+    values: dict[str, Any] = {
         name: tuple(value) if isinstance(kinds[name].default, tuple) and isinstance(value, list) else value
         for name, value in stored.items()
         if name in kinds

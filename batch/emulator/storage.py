@@ -108,10 +108,9 @@ def _statement(table: str) -> str:
     keys = KEYS.get(table, ("conversation_id", "id"))
     quoted = ", ".join(f'"{c}"' for c in columns)
     updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in keys and c not in KEPT.get(table, ()))
-    return (
-        f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(columns))}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    )
+    marks, conflict = ", ".join("?" * len(columns)), ", ".join(keys)
+    insert = f"INSERT INTO {table} ({quoted}) VALUES ({marks})"  # noqa: S608 - names are this module's constants
+    return f"{insert} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
 
 
 def migrate(db: sqlite3.Connection) -> int:
@@ -130,6 +129,13 @@ def migrate(db: sqlite3.Connection) -> int:
             raise
         db.execute("COMMIT")
     return found
+
+
+def _configure(db: sqlite3.Connection) -> None:
+    if db.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+        raise StorageError("its file system does not support SQLite's WAL mode")
+    db.execute("PRAGMA synchronous = FULL")
+    migrate(db)
 
 
 def _private_file(path: Path) -> None:
@@ -167,10 +173,7 @@ class Storage:
             _private_file(path)
             db = sqlite3.connect(path, isolation_level=None)
             try:
-                if db.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
-                    raise StorageError("its file system does not support SQLite's WAL mode")
-                db.execute("PRAGMA synchronous = FULL")
-                migrate(db)
+                _configure(db)
             except BaseException:
                 db.close()
                 raise
@@ -206,7 +209,7 @@ class Storage:
         self, table: str, conversation_id: str, column: str, changes: Sequence[tuple[str | None, str]]
     ) -> None:
         """Set `column` (a member reference) of the given (value, id) pairs of one conversation's rows."""
-        statement = f"UPDATE {table} SET {column} = ? WHERE conversation_id = ? AND id = ?"
+        statement = f"UPDATE {table} SET {column} = ? WHERE conversation_id = ? AND id = ?"  # noqa: S608 - names are this module's constants
         self._db.executemany(statement, [(value, conversation_id, row_id) for value, row_id in changes])
 
     def keep_only_members(self, conversation_id: str, member_ids: Sequence[str]) -> None:
@@ -219,21 +222,22 @@ class Storage:
     def delete_conversation(self, conversation_id: str) -> None:
         """The conversation and what it produced; its jobs stay (a deleted conversation's job still ends)."""
         for table in PER_CONVERSATION:
-            self._db.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
+            self._db.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))  # noqa: S608 - names are this module's constants
         self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     def clear(self, *, keep_meta: Sequence[str]) -> None:
         """Forget every record (the control plane's reset); meta entries listed in `keep_meta` stay."""
         for table in ("conversations", "jobs", "tokens", *PER_CONVERSATION):
-            self._db.execute(f"DELETE FROM {table}")
+            self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - names are this module's constants
         marks = ", ".join("?" * len(keep_meta))
-        self._db.execute(f"DELETE FROM meta WHERE key NOT IN ({marks})", tuple(keep_meta))
+        self._db.execute(f"DELETE FROM meta WHERE key NOT IN ({marks})", tuple(keep_meta))  # noqa: S608 - names are this module's constants
 
     def load(self) -> Saved:
         saved = Saved(meta={key: bytes(value) for key, value in self._db.execute("SELECT key, value FROM meta")})
         order = {"jobs": "ord", "tokens": "value"}
         for table in ("conversations", "jobs", "tokens", *PER_CONVERSATION):
             columns = ", ".join(f'"{c}"' for c in UPSERT[table])
-            rows = self._db.execute(f"SELECT {columns} FROM {table} ORDER BY {order.get(table, 'seq')}").fetchall()
+            query = f"SELECT {columns} FROM {table} ORDER BY {order.get(table, 'seq')}"  # noqa: S608 - names are this module's constants
+            rows = self._db.execute(query).fetchall()
             setattr(saved, table, rows)
         return saved

@@ -11,14 +11,20 @@ import re
 from collections import Counter
 
 STOP = frozenset(
-    """about above after again against also because been before being below between both cannot could does doing
-    down during each from further have having here hers herself himself into itself just like more most much must
-    myself need only other ought ours ourselves over same should some such than that their theirs them themselves
-    then there these they this those through today tomorrow under until very want were what when where which while
-    will with would your yours yourself yourselves okay yeah sure thanks thank really think know going good great
-    right well maybe next week still first last something anything everyone everything people thing things time
-    make made take look let's that's it's i'm we're you're they're don't can't won't i'll we'll hello morning
-    afternoon name speaking team call meeting""".split()
+    (
+        "about", "above", "after", "again", "against", "also", "because", "been", "before", "being", "below",
+        "between", "both", "cannot", "could", "does", "doing", "down", "during", "each", "from", "further",
+        "have", "having", "here", "hers", "herself", "himself", "into", "itself", "just", "like", "more",
+        "most", "much", "must", "myself", "need", "only", "other", "ought", "ours", "ourselves", "over", "same",
+        "should", "some", "such", "than", "that", "their", "theirs", "them", "themselves", "then", "there",
+        "these", "they", "this", "those", "through", "today", "tomorrow", "under", "until", "very", "want",
+        "were", "what", "when", "where", "which", "while", "will", "with", "would", "your", "yours", "yourself",
+        "yourselves", "okay", "yeah", "sure", "thanks", "thank", "really", "think", "know", "going", "good",
+        "great", "right", "well", "maybe", "next", "week", "still", "first", "last", "something", "anything",
+        "everyone", "everything", "people", "thing", "things", "time", "make", "made", "take", "look", "let's",
+        "that's", "it's", "i'm", "we're", "you're", "they're", "don't", "can't", "won't", "i'll", "we'll",
+        "hello", "morning", "afternoon", "name", "speaking", "team", "call", "meeting",
+    )
 )
 WORD = re.compile(r"[a-z][a-z'-]{3,}")
 
@@ -27,8 +33,8 @@ def topics(texts: list[str], *, limit: int = 5) -> tuple[str, ...]:
     seen: Counter[str] = Counter()
     first: dict[str, int] = {}
     for index, text in enumerate(texts):
-        for word in set(WORD.findall(text.lower())):
-            word = word.strip("'-")
+        for found in set(WORD.findall(text.lower())):
+            word = found.strip("'-")
             if len(word) >= 4 and word not in STOP:
                 seen[word] += 1
                 first.setdefault(word, index)

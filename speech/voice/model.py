@@ -68,7 +68,7 @@ class SpeakerModel:
     def embed_windows(self, samples: np.ndarray, starts: np.ndarray, seconds: float) -> np.ndarray:
         """(len(starts), 192) unit vectors of the windows [start, start + seconds) of `samples` (in seconds)."""
         frames = fbank_raw(dither(samples))
-        width = int(round(seconds * RATE / SHIFT)) - 2
+        width = round(seconds * RATE / SHIFT) - 2
         first = np.clip(np.round(np.asarray(starts) * RATE / SHIFT).astype(int), 0, max(0, len(frames) - width))
         out = np.zeros((len(first), 192))
         for at in range(0, len(first), BATCH):

@@ -54,7 +54,8 @@ MakeEmulator = Callable[..., Awaitable[Emulator]]
 @pytest.fixture
 def make_emulator(aiohttp_server: Any, aiohttp_client: Any) -> MakeEmulator:
     async def make(*, faults: dict[str, Any] | None = None, **settings: Any) -> Emulator:
-        base: dict[str, Any] = {"app_id": APP_ID, "app_secret": APP_SECRET, "time_scale": 0.005, "mode": "scripted"} | settings
+        base: dict[str, Any] = {"app_id": APP_ID, "app_secret": APP_SECRET, "time_scale": 0.005, "mode": "scripted"}
+        base |= settings
         server = await aiohttp_server(
             create_app(Settings(**base), faults=FaultPlan.parse(faults or {}), corpus_dir=CORPUS, tick_seconds=0.01)
         )

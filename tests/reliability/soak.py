@@ -79,7 +79,9 @@ def manifest(folder: Path, recordings: int) -> Path:
 
 async def soak(recordings: int, *, seed: int = 7, rate: float = 0.10) -> SoakResult:
     faults = {"seed": seed, "slow_seconds": 0.1, "rates": {k: rate / len(KINDS) for k in KINDS}}
-    settings = Settings(app_id=APP[0], app_secret=APP[1], time_scale=0.002, concurrency_limit=8, seed=seed, mode="scripted")
+    settings = Settings(
+        app_id=APP[0], app_secret=APP[1], time_scale=0.002, concurrency_limit=8, seed=seed, mode="scripted"
+    )
     runner = web.AppRunner(create_app(settings, faults=FaultPlan.parse(faults), tick_seconds=0.01), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -33,7 +33,7 @@ def to_pcm16(audio: Audio) -> NDArray[np.int16]:
 
 
 def gain(audio: Audio, db: float) -> Audio:
-    return audio * 10.0 ** (db / 20.0)
+    return audio * float(10.0 ** (db / 20.0))
 
 
 def mix(pieces: Sequence[Audio], starts: Sequence[int], length: int) -> Audio:
@@ -57,7 +57,7 @@ def pink_noise(length: int, rng: np.random.Generator) -> Audio:
     freqs = np.fft.rfftfreq(length)
     spectrum *= 1.0 / np.sqrt(np.maximum(freqs, 20.0 / 16_000))
     noise = np.fft.irfft(spectrum, n=length)
-    return noise / np.sqrt(np.mean(noise**2))
+    return noise / _rms(noise)
 
 
 def hum(length: int, rate: int, rng: np.random.Generator) -> Audio:
@@ -66,14 +66,14 @@ def hum(length: int, rate: int, rng: np.random.Generator) -> Audio:
     phases = rng.uniform(0, 2 * np.pi, 4)
     wave = sum(np.sin(2 * np.pi * HUM_HZ * k * t + p) / k for k, p in zip((1, 3, 5, 7), phases, strict=True))
     wave = np.asarray(wave, dtype=np.float64)
-    return wave / np.sqrt(np.mean(wave**2))
+    return wave / _rms(wave)
 
 
 def add_noise(speech: Audio, noise: Audio, active: NDArray[np.bool_], snr_db: float) -> Audio:
     """`speech` plus `noise` scaled so that speech power (on `active`) over noise power is `snr_db`."""
     speech_power = float(np.mean(speech[active] ** 2))
     noise_power = float(np.mean(noise**2))
-    scale = np.sqrt(speech_power / (noise_power * 10.0 ** (snr_db / 10.0)))
+    scale = float(np.sqrt(speech_power / (noise_power * float(10.0 ** (snr_db / 10.0)))))
     return speech + noise * scale
 
 
@@ -82,15 +82,20 @@ def measured_snr(speech: Audio, noisy: Audio, active: NDArray[np.bool_]) -> floa
     return float(10.0 * np.log10(np.mean(speech[active] ** 2) / np.mean(noise**2)))
 
 
+def _rms(audio: Audio) -> float:
+    return float(np.sqrt(np.mean(audio**2)))
+
+
 def impulse_response(rt60: float, drr_db: float, rate: int, rng: np.random.Generator) -> Audio:
     length = round(1.2 * rt60 * rate)
     t = np.arange(length) / rate
-    tail = rng.standard_normal(length) * np.exp(-3.0 * np.log(10.0) * t / rt60)  # amplitude: -60 dB at rt60
+    envelope = np.exp(-3.0 * np.log(10.0) * t / rt60)  # -60 dB (amplitude and energy alike) at rt60
+    tail: Audio = rng.standard_normal(length) * envelope
     onset = round(0.003 * rate)  # the first reflection arrives 3 ms after the direct path
     tail[:onset] = 0.0
     for delay, level in zip(rng.uniform(0.003, 0.02, 4), rng.uniform(0.3, 0.6, 4), strict=True):
         tail[round(delay * rate)] += level * rng.choice((-1.0, 1.0))
-    tail *= np.sqrt(10.0 ** (-drr_db / 10.0) / np.sum(tail**2))
+    tail *= float(np.sqrt(float(10.0 ** (-drr_db / 10.0)) / np.sum(tail**2)))
     tail[0] = 1.0
     return tail
 

@@ -22,7 +22,18 @@ from tests.benchmarks.speechset.scene import Condition, Line, Timing, Voice, lay
 
 RATE = synth.RATE
 HUM_SHARE = 0.5  # amplitude of mains hum added to the pink noise of a condition with `hum`
-Pieces = Mapping[tuple[str, str], NDArray[np.int16]]
+Pieces = dict[tuple[str, str], NDArray[np.int16]]  # filled in place by the build
+
+
+@dataclass(frozen=True, slots=True)
+class Studio:
+    """What every recording is made with: the people, the synthesized samples of each (speaker, text), the
+    timing rules, and the folder the set is written to."""
+
+    cast: Mapping[str, Voice]
+    pieces: Pieces
+    timing: Timing
+    out: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +59,17 @@ class Recording:
         return self.id if self.part is None else f"{self.id}.part{self.part}"
 
 
-def lay_out(rec_id: str, split: str, lines: Sequence[Line], pieces: Pieces, timing: Timing, seed: int,
+def lay_out(studio: Studio, lines: Sequence[Line], *, rec_id: str, split: str, seed: int,
             part: int | None = None) -> Recording:
-    lengths = [len(pieces[line.speaker, line.text]) for line in lines]
-    starts = layout(lengths, lines, timing, RATE, seed)
-    end = max(s + n for s, n in zip(starts, lengths, strict=True)) + round(timing.edge * RATE)
+    lengths = [len(studio.pieces[line.speaker, line.text]) for line in lines]
+    starts = layout(lengths, lines, studio.timing, RATE, seed)
+    end = max(s + n for s, n in zip(starts, lengths, strict=True)) + round(studio.timing.edge * RATE)
     return Recording(rec_id, split, tuple(lines), tuple(starts), tuple(lengths), end, part)
 
 
-def render(rec: Recording, cast: Mapping[str, Voice], pieces: Pieces) -> acoustics.Audio:
-    audio = [acoustics.gain(acoustics.from_pcm16(pieces[line.speaker, line.text]), cast[line.speaker].gain_db)
-             for line in rec.lines]
+def render(studio: Studio, rec: Recording) -> acoustics.Audio:
+    audio = [acoustics.gain(acoustics.from_pcm16(studio.pieces[line.speaker, line.text]),
+                            studio.cast[line.speaker].gain_db) for line in rec.lines]
     return acoustics.mix(audio, rec.starts, rec.length)
 
 
@@ -78,23 +89,23 @@ def degrade(clean: acoustics.Audio, active: NDArray[np.bool_], condition: Condit
     return noisy, figures
 
 
-def write_conditions(rec: Recording, cast: Mapping[str, Voice], pieces: Pieces, conditions: Sequence[Condition],
-                     out: Path, seed: int) -> list[dict[str, Any]]:
-    clean = render(rec, cast, pieces)
+def write_conditions(studio: Studio, rec: Recording, conditions: Sequence[Condition],
+                     seed: int) -> list[dict[str, Any]]:
+    clean = render(studio, rec)
     active = acoustics.active_mask(rec.spans, rec.length)
     entries = []
     for k, condition in enumerate(conditions):
         audio, figures = degrade(clean, active, condition, np.random.default_rng([seed, k]))
-        media = out / rec.split / f"{rec.stem}.{condition.name}.wav"
+        media = studio.out / rec.split / f"{rec.stem}.{condition.name}.wav"
         synth.write_wav(media, acoustics.to_pcm16(audio))
-        entries.append(write_truth(rec, cast, media, out, condition.name, "wav16k", "conversation", figures))
+        entries.append(write_truth(studio, rec, media, condition=condition.name, figures=figures))
     return entries
 
 
-def write_clean(rec: Recording, cast: Mapping[str, Voice], pieces: Pieces, out: Path, kind: str) -> dict[str, Any]:
-    media = out / rec.split / f"{rec.stem}.clean.wav"
-    synth.write_wav(media, acoustics.to_pcm16(render(rec, cast, pieces)))
-    return write_truth(rec, cast, media, out, "clean", "wav16k", kind, {})
+def write_clean(studio: Studio, rec: Recording, kind: str) -> dict[str, Any]:
+    media = studio.out / rec.split / f"{rec.stem}.clean.wav"
+    synth.write_wav(media, acoustics.to_pcm16(render(studio, rec)))
+    return write_truth(studio, rec, media, kind=kind)
 
 
 FORMATS = (  # (format, file suffix after the stem, writer, source: the 16 kHz or the 44.1 kHz copy)
@@ -105,19 +116,19 @@ FORMATS = (  # (format, file suffix after the stem, writer, source: the 16 kHz o
 )
 
 
-def write_formats(rec: Recording, cast: Mapping[str, Voice], out: Path) -> list[dict[str, Any]]:
+def write_formats(studio: Studio, rec: Recording) -> list[dict[str, Any]]:
     """Copies of the clean file (already written) in other containers, rates and codecs; same truth."""
-    written = {"wav16k": out / rec.split / f"{rec.stem}.clean.wav"}
+    written = {"wav16k": studio.out / rec.split / f"{rec.stem}.clean.wav"}
     entries = []
     for fmt, suffix, writer, source in FORMATS:
-        media = out / rec.split / f"{rec.stem}.{suffix}"
+        media = studio.out / rec.split / f"{rec.stem}.{suffix}"
         writer(written[source], media)
         written[fmt] = media
-        entries.append(write_truth(rec, cast, media, out, "clean", fmt, "format", {}))
+        entries.append(write_truth(studio, rec, media, fmt=fmt))
     return entries
 
 
-def truth(rec: Recording, cast: Mapping[str, Voice], media: str, condition: str, fmt: str,
+def truth(rec: Recording, cast: Mapping[str, Voice], media: str, *, condition: str, fmt: str,
           figures: Mapping[str, float]) -> dict[str, Any]:
     speakers = sorted({line.speaker for line in rec.lines})
     utterances = [{"speaker": line.speaker, "start": start / RATE, "end": end / RATE, "text": line.text}
@@ -127,13 +138,13 @@ def truth(rec: Recording, cast: Mapping[str, Voice], media: str, condition: str,
             **figures, "utterances": utterances}
 
 
-def write_truth(rec: Recording, cast: Mapping[str, Voice], media: Path, out: Path, condition: str, fmt: str,
-                kind: str, figures: Mapping[str, float]) -> dict[str, Any]:
+def write_truth(studio: Studio, rec: Recording, media: Path, *, condition: str = "clean", fmt: str = "wav16k",
+                kind: str = "conversation", figures: Mapping[str, float] | None = None) -> dict[str, Any]:
     """Write `<media>.json` and return the index entry of `media`."""
-    name = media.relative_to(out).as_posix()
-    body = truth(rec, cast, name, condition, fmt, figures)
+    name = media.relative_to(studio.out).as_posix()
+    body = truth(rec, studio.cast, name, condition=condition, fmt=fmt, figures=figures or {})
     script = media.with_name(media.name + ".json")
     script.write_text(json.dumps(body, indent=1) + "\n")
-    return {"media": name, "script": script.relative_to(out).as_posix(), "split": rec.split,
+    return {"media": name, "script": script.relative_to(studio.out).as_posix(), "split": rec.split,
             "condition": condition, "format": fmt, "kind": kind, "conversation": rec.id, "part": rec.part,
             "speakers": len(body["speakers"]), "duration": rec.duration}

@@ -97,7 +97,10 @@ class Scenes:
 def parse_cast(data: Mapping[str, Any]) -> dict[str, Voice]:
     cast = {}
     for key, row in data["people"].items():
-        voice = Voice(key=key, **row)
+        try:
+            voice = Voice(key=key, **row)
+        except TypeError as exc:
+            raise SceneError(f"cast person {key!r}: {exc}") from exc
         if voice.engine not in ENGINES or voice.split not in SPLITS:
             raise SceneError(f"cast person {key!r}: engine must be one of {ENGINES}, split one of {SPLITS}")
         if voice.engine == "espeak-ng" and (voice.pitch is None or voice.rate is None):
@@ -176,19 +179,18 @@ def layout(lengths: Sequence[int], lines: Sequence[Line], timing: Timing, rate: 
         if i == 0:
             start = cursor
         else:
-            gap = line.gap if line.gap is not None else _gap(choice, quick, other, i, lengths, lines, starts,
-                                                           cursor, timing, rate)
+            prev_end = starts[-1] + lengths[i - 1]
+            may_overlap = (prev_end == cursor and lengths[i - 1] >= timing.overlap_after * rate
+                           and lines[i - 1].speaker != line.speaker)
+            gap = line.gap if line.gap is not None else _gap((choice, quick, other), may_overlap, timing)
             start = cursor + round(gap * rate)
         starts.append(start)
         cursor = max(cursor, start + length)
     return starts
 
 
-def _gap(choice: float, quick: float, other: float, i: int, lengths: Sequence[int], lines: Sequence[Line],
-         starts: Sequence[int], cursor: int, timing: Timing, rate: int) -> float:
-    prev_end = starts[i - 1] + lengths[i - 1]
-    may_overlap = (prev_end == cursor and lengths[i - 1] >= timing.overlap_after * rate
-                   and lines[i - 1].speaker != lines[i].speaker)
+def _gap(draws: tuple[float, float, float], may_overlap: bool, timing: Timing) -> float:
+    choice, quick, other = draws
     if may_overlap and choice < timing.overlap:
         return -_within(timing.overlap_range, other)
     if choice < timing.overlap + timing.quick:
