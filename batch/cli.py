@@ -24,6 +24,7 @@ from batch import manifest as manifest_module
 from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from batch.emulator.cli import main as emulator_main
+from batch.emulator.storage import StorageError, StoreLocked
 from batch.errors import BatchError, InputError, LockedError, StateError
 from batch.events import Event
 from batch.models import Manifest
@@ -32,7 +33,7 @@ from batch.render import clock
 from batch.report import Report
 from batch.runner import open_run, options_for, override
 from batch.store import Store
-from reconcile.cli import after_conversation_hook
+from reconcile.cli import EmbeddedServer, after_conversation_hook
 from reconcile.cli import group as reconcile_group
 from speech.errors import SpeechError
 
@@ -43,10 +44,35 @@ EMULATOR_SETTINGS = Settings(time_scale=0.01, concurrency_limit=5)
 SPEED_GUESS = {"scripted": EMULATOR_SETTINGS.time_scale, "real": 0.12}
 
 
+BACKEND_DATA = "backend"  # the embedded server's data directory, beside the run's state and outputs
+
+
+def backend_dir(manifest: Manifest, given: Path | None) -> Path:
+    """Where the embedded server keeps its data: `given` (--backend-data), else `<output>/backend/`."""
+    if given is not None:
+        return given
+    default = manifest.api.output / BACKEND_DATA
+    if any(c.id == BACKEND_DATA for c in manifest.conversations):
+        raise InputError(
+            f"{manifest.path}: conversation id '{BACKEND_DATA}' would write its results into {default}, where "
+            "the embedded server keeps its data; rename the conversation or pass --backend-data DIR"
+        )
+    return default
+
+
 @contextlib.asynccontextmanager
-async def embedded_emulator(manifest: Manifest, *, mode: str = "real") -> AsyncIterator[Manifest]:
-    """Start the local backend in-process on loopback and point the manifest's API settings at it."""
-    runner = web.AppRunner(create_app(replace(EMULATOR_SETTINGS, mode=mode)), access_log=None)
+async def embedded_emulator(
+    manifest: Manifest, *, mode: str = "real", data_dir: Path | None = None
+) -> AsyncIterator[Manifest]:
+    """Start the local backend in-process on loopback, on its kept data (`backend_dir`), and point the
+    manifest's API settings at it. It remembers earlier runs, so a re-run resumes as against the real API."""
+    try:
+        app = create_app(replace(EMULATOR_SETTINGS, mode=mode), data_dir=backend_dir(manifest, data_dir))
+    except StoreLocked as exc:
+        raise LockedError(f"{exc} (another symbl-batch command with --emulator on it is running)") from None
+    except StorageError as exc:
+        raise StateError(str(exc)) from None
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -105,11 +131,11 @@ def summary_table(report: Report, output: Path) -> Table:
     return table
 
 
-async def _run(loaded: Manifest, *, emulator: str | None, out: Output, reconcile: bool) -> int:
+async def _run(loaded: Manifest, *, emulator: str | None, data_dir: Path | None, out: Output, reconcile: bool) -> int:
     async with contextlib.AsyncExitStack() as stack:
         if emulator is not None:
-            loaded = await stack.enter_async_context(embedded_emulator(loaded, mode=emulator))
-        options = replace(options_for(loaded), restart_unfinished=emulator is not None)
+            loaded = await stack.enter_async_context(embedded_emulator(loaded, mode=emulator, data_dir=data_dir))
+        options = options_for(loaded)
         if emulator is not None:  # its processing speed is known: the first polls need not guess
             options = replace(options, timing=replace(options.timing, speed_guess=SPEED_GUESS[emulator]))
         run = await stack.enter_async_context(open_run(loaded, options=options, on_event=out.event))
@@ -182,8 +208,10 @@ def _guarded(work: Any) -> int:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Run recordings through the Symbl.ai Async API with speaker separation, exactly once."""
+    ctx.obj = EmbeddedServer(lambda m, data_dir, mode: embedded_emulator(m, mode=mode, data_dir=data_dir))
 
 
 @main.command()
@@ -199,6 +227,11 @@ def main() -> None:
     default="real",
     show_default=True,
     help="With --emulator: real speech processing, or answers scripted from the corpus (deterministic tests).",
+)
+@click.option(
+    "--backend-data",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="With --emulator: where the embedded server keeps its data (default: <output>/backend).",
 )
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Output directory.")
 @click.option("--state", type=click.Path(path_type=Path, dir_okay=False), help="State file.")
@@ -219,6 +252,7 @@ def run(
     show: int,
     emulator: bool,
     backend_mode: str,
+    backend_data: Path | None,
     output: Path | None,
     state: Path | None,
     concurrency: int | None,
@@ -241,7 +275,8 @@ def run(
         loaded = override(manifest_module.load(manifest), state=state, output=output, concurrency=concurrency)
         if dry_run:
             return await _dry_run(loaded, show or None)
-        return await _run(loaded, emulator=backend_mode if emulator else None, out=out, reconcile=reconcile)
+        mode = backend_mode if emulator else None
+        return await _run(loaded, emulator=mode, data_dir=backend_data, out=out, reconcile=reconcile)
 
     sys.exit(_guarded(work()))
 

@@ -104,17 +104,3 @@ async def synchronise(store: StateStore, manifest: Manifest) -> list[str]:
                 elif row.status in RETRIED:
                     store.move(segment.key, Status.PENDING, attempts=0, error=None)  # a re-run: fresh tries
     return notes
-
-
-def restart_unfinished(store: StateStore, manifest: Manifest) -> list[str]:
-    """For a server that forgot everything (the embedded emulator): redo every conversation not fully saved."""
-    notes = []
-    rows = store.rows()
-    for conversation in manifest.conversations:
-        mine = [rows[s.key] for s in conversation.segments if s.key in rows]
-        started = any(r.status is not Status.PENDING for r in mine)
-        if started and any(r.status is not Status.SAVED for r in mine):
-            for row in mine:
-                store.replace(row.key, row.conversation, row.idx, row.fingerprint)
-            notes.append(f"{conversation.id}: unfinished on a server that is gone; starting it afresh")
-    return notes

@@ -42,7 +42,6 @@ class Options:
     probe_after: float = 30.0
     backoff_base: float = 1.0
     tick: float = 0.5
-    restart_unfinished: bool = False  # the server forgot earlier runs (embedded emulator): redo unfinished work
     max_body: int = 256 * 1024 * 1024  # bytes of one API answer held in memory, at most
     max_sending: int = 2  # answers awaited at once above the proven concurrency: bounds a 429 burst
 
@@ -122,10 +121,7 @@ class Runner:
                 await receiver.stop()
 
     async def _run(self) -> Report:
-        notes = await prepare.synchronise(self.store, self.manifest)
-        if self.options.restart_unfinished:
-            notes += prepare.restart_unfinished(self.store, self.manifest)
-        for note in notes:
+        for note in await prepare.synchronise(self.store, self.manifest):
             self.on_event(Event("resume", detail=note))
         self._ended = {s.key for segments in self._conversations for s in segments}  # the first step plans all
         async with asyncio.TaskGroup() as group:

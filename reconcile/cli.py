@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -21,6 +23,16 @@ from reconcile.session import Outcome, reconcile_conversation
 from reconcile.voice.embedder import Embedder, available
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED = 0, 1, 2, 3
+Served = Callable[[batch.Manifest], AbstractAsyncContextManager[batch.Manifest]]
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedServer:
+    """The embedded server, lent through click's context object by the command line that mounts this group
+    (reconcile never imports the server): `start(manifest, data_dir, mode)` serves the data a `run --emulator`
+    kept (data_dir None: the default beside the manifest's output) and yields the manifest pointed at it."""
+
+    start: Callable[[batch.Manifest, Path | None, str], AbstractAsyncContextManager[batch.Manifest]]
 
 
 def embedder_or_none(use_voice: bool) -> Embedder | None:
@@ -128,6 +140,25 @@ def _table(outcome: Outcome, *, applied: bool) -> Table:
     return table
 
 
+async def _against(
+    served: Served | None, manifest: batch.Manifest, work: Callable[[batch.Manifest], Awaitable[int]]
+) -> int:
+    """`work` against the manifest's API, or against the embedded server for the duration of the command."""
+    if served is None:
+        return await work(manifest)
+    async with served(manifest) as pointed:
+        return await work(pointed)
+
+
+def _served(emulator: bool, backend_data: Path | None, backend_mode: str) -> Served | None:
+    if not emulator:
+        return None
+    lent = click.get_current_context().find_object(EmbeddedServer)
+    if lent is None:
+        raise click.UsageError("--emulator needs the embedded server, which `symbl-batch reconcile` provides")
+    return lambda manifest: lent.start(manifest, backend_data, backend_mode)
+
+
 def _guard(work: Awaitable[int]) -> int:
     try:
         return asyncio.run(work)  # type: ignore[arg-type]
@@ -152,6 +183,25 @@ MANIFEST = click.argument("manifest", type=click.Path(path_type=Path, dir_okay=F
 STATE = click.option("--state", type=click.Path(path_type=Path, dir_okay=False), help="State file.")
 OUTPUT = click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Output directory.")
 VOICE = click.option("--voice/--no-voice", default=True, help="Use voice evidence (needs the voice extra).")
+EMULATOR = click.option(
+    "--emulator", is_flag=True, help="Start the embedded server on the data a `run --emulator` kept, for this command."
+)
+BACKEND_MODE = click.option(
+    "--backend-mode",
+    type=click.Choice(["real", "scripted"]),
+    default="real",
+    show_default=True,
+    help="With --emulator: the mode the run used.",
+)
+BACKEND_DATA = click.option(
+    "--backend-data",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="With --emulator: the server's data directory (default: <output>/backend).",
+)
+
+
+def _server_options(command: Callable[..., None]) -> Callable[..., None]:
+    return EMULATOR(BACKEND_MODE(BACKEND_DATA(command)))
 
 
 @group.command(name="plan")
@@ -159,9 +209,24 @@ VOICE = click.option("--voice/--no-voice", default=True, help="Use voice evidenc
 @STATE
 @OUTPUT
 @VOICE
-def plan_command(manifest: Path, state: Path | None, output: Path | None, voice: bool) -> None:
+@_server_options
+def plan_command(
+    *,
+    manifest: Path,
+    state: Path | None,
+    output: Path | None,
+    voice: bool,
+    emulator: bool,
+    backend_mode: str,
+    backend_data: Path | None,
+) -> None:
     """Print what apply would do, for every finished conversation. Sends nothing."""
-    sys.exit(_guard(_reconcile_all(_manifest(manifest, state, output), apply=False, answers=[], use_voice=voice)))
+
+    def work(loaded: batch.Manifest) -> Awaitable[int]:
+        return _reconcile_all(loaded, apply=False, answers=[], use_voice=voice)
+
+    served = _served(emulator, backend_data, backend_mode)
+    sys.exit(_guard(_against(served, _manifest(manifest, state, output), work)))
 
 
 @group.command(name="apply")
@@ -176,8 +241,18 @@ def plan_command(manifest: Path, state: Path | None, output: Path | None, voice:
     help="A review file with answers (identity = email | new | skip).",
 )
 @click.option("--dry-run", is_flag=True, help="Plan only; send nothing.")
+@_server_options
 def apply_command(
-    *, manifest: Path, state: Path | None, output: Path | None, voice: bool, review_file: Path | None, dry_run: bool
+    *,
+    manifest: Path,
+    state: Path | None,
+    output: Path | None,
+    voice: bool,
+    review_file: Path | None,
+    dry_run: bool,
+    emulator: bool,
+    backend_mode: str,
+    backend_data: Path | None,
 ) -> None:
     """Apply the plan (and a review file's answers), exactly once, then verify and rewrite the outputs."""
     loaded = _manifest(manifest, state, output)
@@ -186,7 +261,11 @@ def apply_command(
     except ReconcileError as exc:
         click.echo(f"symbl-batch: {exc}", err=True)
         sys.exit(EXIT_INPUT)
-    sys.exit(_guard(_reconcile_all(loaded, apply=not dry_run, answers=answers, use_voice=voice)))
+
+    def work(pointed: batch.Manifest) -> Awaitable[int]:
+        return _reconcile_all(pointed, apply=not dry_run, answers=answers, use_voice=voice)
+
+    sys.exit(_guard(_against(_served(emulator, backend_data, backend_mode), loaded, work)))
 
 
 @group.command(name="forget")
@@ -215,4 +294,4 @@ def people_command(manifest: Path, state: Path | None) -> None:
     ledger.close()
 
 
-__all__ = ["after_conversation_hook", "group", "planner"]
+__all__ = ["EmbeddedServer", "after_conversation_hook", "group", "planner"]

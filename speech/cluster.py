@@ -20,7 +20,7 @@ MAX_VOICES, MAX_WINDOWS = 10, 2400
 @dataclass(frozen=True, slots=True)
 class ClusterSettings:
     same_voice: float = 0.8  # centroid cosine at or above which two clusters are one voice (count not given)
-    same_voice_given: float = 0.9  # the same with a given count: only near-identical clusters are merged
+    same_voice_given: float = 0.85  # the same with a given count: only clusters more alike than any two voices
     neighbours: float = 0.15  # share of each row's affinities kept (at least 6)
 
 

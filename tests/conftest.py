@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,8 @@ class Api:
             headers["Content-Type"] = "video/mp4"
         path = f"/v1/process/{kind}" + (f"/{conversation_id}" if conversation_id else "")
         method = self.http.put if conversation_id else self.http.post
-        return await method(path, data=data, params=params, headers=headers)
+        body = io.BytesIO(data) if len(data) > 1 << 20 else data  # aiohttp warns about large raw bodies
+        return await method(path, data=body, params=params, headers=headers)
 
     async def submit(self, media: Path, **kwargs: Any) -> dict[str, str]:
         resp = await self.upload(media, **kwargs)

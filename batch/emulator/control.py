@@ -122,6 +122,7 @@ async def jobs(request: web.Request) -> web.Response:
                     "endsAt": j.ends_at,
                     "reportedAt": j.reported_at,
                     "statusRequests": j.status_requests,
+                    "failure": j.failure,
                 }
                 for j in backend.jobs.values()
             ]

@@ -65,7 +65,7 @@ class Composer:
             if move == "answer" and self._rng.random() < 0.25:
                 text += " " + self._say("action", speaker, None, topic)
             lines.append(Line(speaker, text))
-        closer = self._other(lines[-1].speaker)
+        closer = handed or self._other(lines[-1].speaker)
         return [*lines, Line(closer, self._say("follow", closer, None, topic))]
 
     def _next(self, move: str) -> str:
@@ -85,6 +85,7 @@ class Composer:
             text = self._pick(self._moves[move]).format(
                 name=self._names[speaker], person=self._names[addressee or self._other(speaker)].split()[0],
                 topic=topic, thing=self._pick(self._slots["thing"]), day=self._pick(self._slots["day"]),
+                when=self._pick(self._slots["when"]),
                 team=self._teams[speaker] if move == "intro" else self._pick(self._slots["team"]))
             if text not in self._said:
                 break

@@ -1,0 +1,94 @@
+"""The local backend in real mode, driven over loopback with raw HTTP: what was said, by whom, in any format.
+
+One server (two worker processes) serves every case, so the models load once for the module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import CORPUS, Api, MakeApi
+from tests.speech import formats
+
+pytest.importorskip("faster_whisper", reason="the speech extra is not installed")
+
+
+async def _wait(api: Api, job_ids: list[str], seconds: float = 240) -> dict[str, str]:
+    """Poll every job until all are terminal (real processing takes real time)."""
+    deadline, status = time.monotonic() + seconds, {}
+    while time.monotonic() < deadline:
+        status = {j: await api.job_status(j) for j in job_ids}
+        if all(s in ("completed", "failed") for s in status.values()):
+            return status
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"jobs still running after {seconds} s: {status}")
+
+
+def _words(messages: list[dict[str, Any]]) -> str:
+    return " ".join(m["text"] for m in messages).lower()
+
+
+async def test_real_mode_recognises_separates_and_fails_cleanly(make_api: MakeApi, tmp_path: Path) -> None:
+    """Real words with timings and confidences, one member per voice (fewer than asked when fewer speak), mp3 and μ-law
+    like WAV, silence gives no messages, bytes that are no medium fail the job with a reason, no diarization
+    gives `from: {}`."""
+    api = await make_api(mode="real", workers=2, concurrency_limit=10)
+    interview = formats.pcm16(CORPUS / "media" / "interview.wav")
+    mp3 = formats.encoded(interview, tmp_path / "interview.mp3", container="mp3", codec="libmp3lame")
+    mulaw = formats.encoded(interview, tmp_path / "interview.wav", container="wav", codec="pcm_mulaw", rate=8000)
+    silence = tmp_path / "silence.wav"
+    quiet = np.random.default_rng(0).standard_normal(16_000 * 8).astype(np.float32) * 1e-4
+    silence.write_bytes(formats.wav_bytes(quiet, rate=16_000))
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(256)) * 40)
+    diarized = {"enableSpeakerDiarization": "true"}
+    jobs = {
+        "panel-given": await api.submit(CORPUS / "media" / "panel.wav", **diarized, diarizationSpeakerCount="3"),
+        "panel-more": await api.submit(CORPUS / "media" / "panel.wav", **diarized, diarizationSpeakerCount="5"),
+        "mp3": await api.submit(mp3, **diarized, diarizationSpeakerCount="2"),
+        "mulaw": await api.submit(mulaw, **diarized, diarizationSpeakerCount="2"),
+        "silence": await api.submit(silence, **diarized, diarizationSpeakerCount="2"),
+        "junk": await api.submit(junk),
+        "plain": await api.submit(CORPUS / "media" / "standup-part1.wav"),
+    }
+    status = await _wait(api, [j["jobId"] for j in jobs.values()])
+    assert {k: status[j["jobId"]] for k, j in jobs.items()} == {k: "failed" if k == "junk" else "completed" for k in jobs}
+
+    async def read(key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        conv = jobs[key]["conversationId"]
+        messages = (await api.get(f"/v1/conversations/{conv}/messages", verbose="true"))["messages"]
+        return messages, (await api.get(f"/v1/conversations/{conv}/members"))["members"]
+
+    for key, allowed in (("panel-given", {3}), ("panel-more", {3, 4})):  # asked for 5, 3 voices speak: fewer
+        messages, members = await read(key)
+        assert len(members) in allowed
+        text = _words(messages)
+        assert "welcome to the panel" in text and "accessibility" in text and "unscripted" not in text
+        word = messages[0]["words"][0]
+        assert {"word", "startTime", "endTime", "score"} <= set(word) and 0 < word["score"] <= 1
+        assert {m["from"]["id"] for m in messages} == {m["id"] for m in members}  # every member speaks
+    for key in ("mp3", "mulaw"):
+        messages, members = await read(key)
+        assert len(members) == 2 and "five engineers" in _words(messages)
+    assert await read("silence") == ([], [])
+    messages, members = await read("plain")
+    assert members == [] and messages and all(m["from"] == {} for m in messages)
+    questions = (await api.get(f"/v1/conversations/{jobs['plain']['conversationId']}/questions"))["questions"]
+    assert any("ready for testing" in q["text"].lower() for q in questions)
+    failed = next(j for j in (await api.control("jobs"))["jobs"] if j["id"] == jobs["junk"]["jobId"])
+    assert "could not be" in failed["failure"]
+
+
+async def test_real_mode_refuses_languages_the_model_does_not_know(make_api: MakeApi) -> None:
+    """languageCode outside English: 400 at submit, naming what works; nothing is queued."""
+    api = await make_api(mode="real", workers=1)
+    resp = await api.upload(CORPUS / "media" / "panel.wav", languageCode="es-ES")
+    assert resp.status == 400
+    assert "English" in (await resp.json())["message"]
+    assert (await api.control("stats")).get("jobs_submitted", 0) == 0
