@@ -39,7 +39,11 @@ def model_dir() -> Path:
     version = importlib.metadata.version(PACKAGE)
     if version != VERSION:
         raise ModelMissing(f"{PACKAGE} {version} is installed but {VERSION} is pinned: {INSTALL}")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return verified(Path(next(iter(spec.submodule_search_locations))) / "model")
+
+
+def verified(folder: Path) -> Path:
+    """`folder` when every pinned file in it has its pinned SHA-256; ModelMissing naming the first that does not."""
     for name, digest in FILES.items():
         if _sha256(folder / name) != digest:
             raise ModelMissing(f"{PACKAGE}'s {name} is missing or does not match its pinned SHA-256: {INSTALL}")

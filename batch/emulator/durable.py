@@ -80,11 +80,14 @@ class DurableBackend(Backend):
         with self.storage.transaction():
             self.storage.put("meta", [("signing_key", self._signing_key)])
             self.storage.put("jobs", [rows.job_row(job, self.time) for job in requeued])
-            self._put_meta()
+            self._put_meta(ids=True)
         self.kept.keep_only(job.media.sha256 for job in self.active.values())
 
-    def _put_meta(self) -> None:
-        self.storage.put("meta", [("rng", rows.rng_out(self.rng)), ("stats", rows.dump(dict(self.stats)))])
+    def _put_meta(self, *, ids: bool = False) -> None:
+        """The counters, and with `ids` the id generator's state (it moves only when a submit draws ids)."""
+        self.storage.put("meta", [("stats", rows.dump(dict(self.stats)))])
+        if ids:
+            self.storage.put("meta", [("rng", rows.rng_out(self.rng))])
 
     # --- submissions and jobs -------------------------------------------------------------------------
     def keep_media(self, data: bytes, sha256: str) -> Path:
@@ -99,7 +102,7 @@ class DurableBackend(Backend):
         with self.storage.transaction():
             self.storage.put("conversations", [rows.conversation_row(self.conversations[job.conversation_id])])
             self.storage.put("jobs", [rows.job_row(job, self.time)])
-            self._put_meta()
+            self._put_meta(ids=True)
         return body
 
     def advance(self) -> list[Transition]:
@@ -169,7 +172,7 @@ class DurableBackend(Backend):
         super().reset()
         with self.storage.transaction():
             self.storage.clear(keep_meta=("signing_key",))
-            self._put_meta()
+            self._put_meta(ids=True)
         self.kept.keep_only(())
 
     # --- tokens -----------------------------------------------------------------------------------------

@@ -194,8 +194,8 @@ def _score(ref: Sequence[Segment], hyp: Sequence[Segment], collar: float) -> tup
     return counts, {hyp_names[j]: ref_names[i] for i, j in pairs}
 
 
-def reference_words(ref: Sequence[Segment]) -> list[TimedWord]:
-    """Every reference word with a time estimated inside its utterance (see the module docstring)."""
+def spread_words(ref: Sequence[Segment]) -> list[TimedWord]:
+    """Every word of `ref` with a time estimated inside its utterance (see the module docstring)."""
     words = []
     for seg in ref:
         tokens = normalise(seg.text)

@@ -14,10 +14,10 @@ from tests.benchmarks.speechmetrics import (
     der,
     edit_distance,
     normalise,
-    reference_words,
     right_speaker,
     speaker_count,
     speaker_map,
+    spread_words,
     text_of,
     wer,
 )
@@ -137,9 +137,9 @@ def test_der_rate_and_mapping() -> None:
     assert Diarization(0, 0, 0, 0).rate == 0.0 and Diarization(0, 0, 5, 0).rate == 1.0
 
 
-def test_reference_words_spread_by_length() -> None:
+def test_spread_words_spread_by_length() -> None:
     """Reference word times split the utterance span in proportion to each word's characters plus one."""
-    words = reference_words([Segment("a", 1.0, 2.0, "Hi, everyone!")])
+    words = spread_words([Segment("a", 1.0, 2.0, "Hi, everyone!")])
     assert [(w.text, w.speaker) for w in words] == [("hi", "a"), ("everyone", "a")]
     assert words[0].start == 1.0 and words[0].end == pytest.approx(1.25) and words[1].end == 2.0
 

@@ -42,7 +42,7 @@ async def test_embedded_backend_run_exits_0_with_json_logs(tmp_path: Path) -> No
     transcript = (tmp_path / "out" / "standup" / "transcript.txt").read_text().lower()
     assert "budget" in transcript and "release" in transcript and "design" in transcript
     assert "unscripted" not in transcript
-    speakers = {line.split(":")[0] for line in transcript.splitlines() if ":" in line}
+    speakers = {m.group(1) for m in re.finditer(r"^\[[\d:]+\] ([^:]+):", transcript, re.MULTILINE)}
     assert len(speakers) >= 2
 
 
