@@ -147,7 +147,7 @@ class Backend:
         params: AsyncParams,
         conversation_id: str | None = None,
         will_fail: bool = False,
-        data: bytes | None = None,
+        media_path: Path | None = None,
     ) -> dict[str, str]:
         """Create (conversation_id None) or append: returns the 201 body; queues the `scheduled` webhook."""
         self.advance()
@@ -177,8 +177,7 @@ class Backend:
             will_fail or (media.kind == "unknown" and self.recognition is None),
             now,
         )
-        if self.recognition is not None and data is not None:
-            job.media_path = self.keep_media(data, media.sha256)
+        job.media_path = media_path
         self.jobs[job.id] = job
         self.active[job.id] = job
         conv.job_ids.append(job.id)

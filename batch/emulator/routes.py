@@ -6,6 +6,7 @@ the request log are middlewares in `app.py`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -65,7 +66,7 @@ async def submit_file(request: web.Request) -> web.Response:
         uploads.check_video(declared, info)
     else:
         uploads.check_audio(declared, info)
-    return _submit(request, emu, data, info, parsed)
+    return await _submit(request, emu, data, info, parsed)
 
 
 @routes.post("/v1/process/{kind:audio|video}/url")
@@ -86,31 +87,34 @@ async def submit_url(request: web.Request) -> web.Response:
     info = media.probe(data)
     if kind == "video":
         uploads.check_video(None, info)
-    return _submit(request, emu, data, info, parsed)
+    return await _submit(request, emu, data, info, parsed)
 
 
 def _query(request: web.Request) -> dict[str, list[str]]:
     return {key: request.query.getall(key) for key in request.query}
 
 
-def _submit(
+async def _submit(
     request: web.Request, emu: Emulator, data: bytes, info: media.MediaInfo, parsed: params.AsyncParams
 ) -> web.Response:
     backend = emu.backend
-    if backend.recognition is not None:
+    conversation_id, will_fail = request.match_info.get("conversation_id"), request.get(FAULT) == "job_failed"
+    if backend.recognition is not None:  # real mode: every medium is heard, none is looked up
         if not parsed.language.lower().startswith("en"):
             raise BadRequest(
                 f"languageCode '{parsed.language}' cannot be recognised here: this server's speech model "
                 "(Whisper tiny.en) knows English only; use an English code such as en-US."
             )
-        script = None
-    else:
-        script = emu.corpus.lookup(info.sha256)
+        stored = await asyncio.to_thread(backend.keep_media, data, info.sha256)  # never block the loop on disk
+        body = backend.submit(
+            media=info, utterances=(), topics=(), params=parsed, conversation_id=conversation_id,
+            will_fail=will_fail, media_path=stored,
+        )  # fmt: skip
+        return web.json_response(body, status=201)
+    script = emu.corpus.lookup(info.sha256)
     if script is not None:
         info = media.MediaInfo(info.kind, info.sha256, info.size, script.duration)
         utterances, topics = script.utterances, script.topics
-    elif backend.recognition is not None:
-        utterances, topics = (), ()
     else:
         utterances, topics = (media.fallback_utterances(data, info) if info.kind != "unknown" else ()), ()
     body = backend.submit(
@@ -118,9 +122,8 @@ def _submit(
         utterances=utterances,
         topics=topics,
         params=parsed,
-        conversation_id=request.match_info.get("conversation_id"),
-        will_fail=request.get(FAULT) == "job_failed",
-        data=data,
+        conversation_id=conversation_id,
+        will_fail=will_fail,
     )
     return web.json_response(body, status=201)
 
