@@ -110,14 +110,17 @@ def _scored(truth: Sequence[Segment], run: Run | None, metrics: bool) -> Score |
 
 
 def tile(source: Path, target: Path, times: int) -> Path:
-    """`source` (a PCM WAV) repeated `times` times, streamed so the runner stays small."""
+    """`source` (a PCM WAV) repeated `times` times, streamed so the runner stays small; written under a
+    temporary name first, so an interrupted run leaves no truncated file to be measured next time."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(source), "rb") as src, wave.open(str(target), "wb") as dst:
+    partial = target.with_name(target.name + ".partial")
+    with wave.open(str(source), "rb") as src, wave.open(str(partial), "wb") as dst:
         dst.setparams(src.getparams())
         for _ in range(times):
             src.rewind()
             while block := src.readframes(1 << 20):
                 dst.writeframes(block)
+    partial.replace(target)
     return target
 
 
@@ -164,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.split != "corpus" and not (args.set / "index.json").exists():
         print(f"building the speech set in {args.set} ...", file=sys.stderr)
         build.build(args.set)
+    if args.split != "corpus" and (stale := build.differences(build.hashes(args.set), build.locked())):
+        print(f"warning: {len(stale)} files of {args.set} differ from speechset/lock.json; rebuild with "
+              "python -m tests.benchmarks.speechset.build", file=sys.stderr)
     items = select(_items(args.set, args.split), quick=args.quick)
     extra = None if args.quick or args.split in ("corpus", "dev") else tiled_item(args.set, items)
     results = run_all(items, pipeline=args.pipeline, jobs=args.jobs, extra=extra)

@@ -113,6 +113,14 @@ def _pair(row: Row, rate: Callable[[Score], float]) -> tuple[str, str]:
     return _pct(rate(ours) if ours else None), _pct(rate(base) if base else None)
 
 
+def _parts(score: Score | None) -> str:
+    """Missed / false alarm / confusion, each as a share of the reference speaker-frames (no collar)."""
+    if score is None:
+        return NA
+    d = score.der
+    return "/".join(_pct(x / d.scored if d.scored else None) for x in (d.missed, d.false_alarm, d.confusion))
+
+
 def _count(score: Score | None) -> str:
     return NA if score is None else f"{score.exact}/{score.files}"
 
@@ -124,7 +132,7 @@ def _cells(row: Row) -> list[str]:
     return [
         row.label + (f" ({failed} failed)" if failed else ""), str(len(row.results)), f"{row.minutes:.1f}",
         *_pair(row, lambda s: s.wer.rate), *_pair(row, lambda s: s.cpwer.rate), *_pair(row, lambda s: s.der.rate),
-        *_pair(row, lambda s: s.der_collar.rate), _pct(given.der.rate if given else None),
+        _parts(ours), *_pair(row, lambda s: s.der_collar.rate), _pct(given.der.rate if given else None),
         *_pair(row, lambda s: s.right.rate), _count(ours), _count(given), _count(base),
         NA if realtime is None else f"{realtime:.1f}", NA if load is None else f"{load:.1f}",
         f"{row.peak_rss_mb:.0f}",
@@ -132,10 +140,10 @@ def _cells(row: Row) -> list[str]:
 
 
 HEADER = (
-    ("", "", "", "WER %", "", "cpWER %", "", "DER %", "", "DER % 0.25s", "", "DER %", "right spk %", "",
-     "count right", "", "", "x real", "load", "peak"),
-    ("row", "files", "min", "ours", "base", "ours", "base", "ours", "base", "ours", "base", "n given", "ours",
-     "base", "ours", "n given", "base", "time 1cpu", "s", "RSS MB"),
+    ("", "", "", "WER %", "", "cpWER %", "", "DER %", "", "ours: miss", "DER % 0.25s", "", "DER %", "right spk %",
+     "", "count right", "", "", "x real", "load", "peak"),
+    ("row", "files", "min", "ours", "base", "ours", "base", "ours", "base", "fa/conf", "ours", "base", "n given",
+     "ours", "base", "ours", "n given", "base", "time 1cpu", "s", "RSS MB"),
 )
 
 

@@ -123,6 +123,11 @@ def hashes(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files)}
 
 
+def locked() -> dict[str, str]:
+    """The committed lock: SHA-256 by file name."""
+    return dict(json.loads(LOCK.read_text()))
+
+
 def differences(fresh: Mapping[str, str], locked: Mapping[str, str]) -> list[str]:
     return sorted(k for k in fresh.keys() | locked.keys() if fresh.get(k) != locked.get(k))
 
@@ -137,16 +142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             fresh = build(Path(tmp), jobs=args.jobs)
-        differ = differences(fresh, json.loads(LOCK.read_text()))
+        differ = differences(fresh, locked())
         for name in differ:
             print(f"differs: {name}", file=sys.stderr)
         print("speech set is bit-for-bit reproducible" if not differ else f"{len(differ)} files differ",
               f"({time.monotonic() - started:.0f} s)")
         return 1 if differ else 0
-    locked = build(args.out, jobs=args.jobs)
-    LOCK.write_text(json.dumps(locked, indent=1) + "\n")
-    size = sum((args.out / name).stat().st_size for name in locked)
-    print(f"{len(locked)} files, {size / 1e6:.0f} MB in {args.out}, {time.monotonic() - started:.0f} s")
+    previous = locked() if LOCK.exists() else {}
+    fresh = build(args.out, jobs=args.jobs)
+    LOCK.write_text(json.dumps(fresh, indent=1) + "\n")
+    if changed := differences(fresh, previous):
+        print(f"lock.json rewritten: {len(changed)} files differ from the previous lock", file=sys.stderr)
+    size = sum((args.out / name).stat().st_size for name in fresh)
+    print(f"{len(fresh)} files, {size / 1e6:.0f} MB in {args.out}, {time.monotonic() - started:.0f} s")
     return 0
 
 
