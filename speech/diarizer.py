@@ -20,7 +20,7 @@ from speech.models import Word
 from speech.voice.fbank import RATE
 from speech.voice.model import SpeakerModel
 
-WINDOW, HOP, SWITCH = 1.0, 0.5, 0.1
+WINDOW, HOP, SWITCH = 1.0, 0.75, 0.1  # dev split: hop 0.75 s separates as well as 0.5 s at 2/3 of the cost
 
 
 def window_starts(spans: Sequence[tuple[float, float]], length: float) -> tuple[np.ndarray, np.ndarray]:

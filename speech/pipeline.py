@@ -27,7 +27,7 @@ __all__ = ["Pipeline", "PipelineSettings", "Transcript", "Utterance", "Word"]
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
     piece_seconds: float = 240.0
-    beam_size: int = 1
+    beam_size: int = 5  # dev split: WER 11.5 % against 14.4 % greedy, for about a fifth more time
     activity: ActivitySettings = field(default_factory=ActivitySettings)
     clusters: ClusterSettings = field(default_factory=ClusterSettings)
 
@@ -41,17 +41,19 @@ class Pipeline:
     def process_file(self, path: Path, *, diarize: bool = True, speaker_count: int | None = None) -> Transcript:
         """Transcript of the medium at `path`; Undecodable when it has no decodable audio."""
         words: list[Word] = []
+        speech: list[tuple[float, float]] = []
         voices = Voices(self._speakers) if diarize else None
         duration = 0.0
         for offset, samples in chunks.pieces(decode.blocks(path), self.settings.piece_seconds):
             spans = speech_spans(samples, self.settings.activity)
             words += self._recognizer.words(samples, spans, offset)
+            speech += [(offset + a, offset + b) for a, b in spans]
             if voices is not None:
                 voices.add(samples, spans, offset)
             duration = offset + len(samples) / RATE
         if voices is not None:
             words = voices.label(speaker_count, self.settings.clusters).assign(words)
-        utterances = transcript.utterances(_in_order_of_speech(words))
+        utterances = transcript.snapped(transcript.utterances(_in_order_of_speech(words)), speech)
         speakers = len({u.speaker for u in utterances if u.speaker is not None})
         return Transcript(duration, utterances, speakers)
 
