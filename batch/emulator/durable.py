@@ -30,7 +30,7 @@ from batch.emulator.clock import Clock
 from batch.emulator.media import MediaInfo
 from batch.emulator.mediastore import MediaStore
 from batch.emulator.models import ACTIVE, Job, JobStatus, Token
-from batch.emulator.storage import Storage
+from batch.emulator.storage import Row, Storage
 
 ENDED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 
@@ -62,8 +62,20 @@ class DurableBackend(Backend):
         self.conversations.update(rows.conversations_from(saved))
         for conv in self.conversations.values():
             self.named.setdefault(conv.name, []).append(conv.id)
-        now, requeued = self.clock.now(), []
-        for row in saved.jobs:
+        requeued = self._restore_jobs(saved.jobs, self.clock.now())
+        for value, app_id, expires in saved.tokens:  # a token of another app id, or expired, is dropped
+            if app_id == self.settings.app_id and expires > self.wall(self.clock.now()):
+                self.tokens[value] = Token(value, self._clock_at(expires))
+        with self.storage.transaction():
+            self.storage.put("meta", [("signing_key", self._signing_key)])
+            self.storage.put("jobs", [rows.job_row(job, self.time) for job in requeued])
+            self._put_meta(ids=True)
+        self.kept.keep_only(job.media.sha256 for job in self.active.values())
+
+    def _restore_jobs(self, saved: list[Row], now: float) -> list[Job]:
+        """Every job in submission order; the unfinished ones scheduled again at `now` (returned)."""
+        requeued = []
+        for row in saved:
             job = rows.job_from(row, self.time)
             if job.status in ACTIVE:
                 job.status, job.submitted_at, job.started_at, job.ends_at = JobStatus.SCHEDULED, now, None, None
@@ -74,14 +86,7 @@ class DurableBackend(Backend):
             self.jobs[job.id] = job
             if job.conversation_id in self.conversations:
                 self.conversations[job.conversation_id].job_ids.append(job.id)
-        for value, app_id, expires in saved.tokens:
-            if app_id == self.settings.app_id and expires > self.wall(now):
-                self.tokens[value] = Token(value, self._clock_at(expires))
-        with self.storage.transaction():
-            self.storage.put("meta", [("signing_key", self._signing_key)])
-            self.storage.put("jobs", [rows.job_row(job, self.time) for job in requeued])
-            self._put_meta(ids=True)
-        self.kept.keep_only(job.media.sha256 for job in self.active.values())
+        return requeued
 
     def _put_meta(self, *, ids: bool = False) -> None:
         """The counters, and with `ids` the id generator's state (it moves only when a submit draws ids)."""
