@@ -135,6 +135,8 @@ async def _run(loaded: Manifest, *, emulator: str | None, data_dir: Path | None,
     async with contextlib.AsyncExitStack() as stack:
         if emulator is not None:
             loaded = await stack.enter_async_context(embedded_emulator(loaded, mode=emulator, data_dir=data_dir))
+            kept = backend_dir(loaded, data_dir)
+            out.event(Event("backend", detail=f"embedded server at {loaded.api.base_url}, data kept in {kept}"))
         options = options_for(loaded)
         if emulator is not None:  # its processing speed is known: the first polls need not guess
             options = replace(options, timing=replace(options.timing, speed_guess=SPEED_GUESS[emulator]))

@@ -6,7 +6,6 @@ one application and creating another on the same directory, with a fresh manual 
 
 from __future__ import annotations
 
-import hashlib
 import random
 import sqlite3
 import stat
@@ -21,9 +20,11 @@ from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from batch.emulator.clock import ManualClock
 from batch.emulator.corpus import Utterance
-from batch.emulator.media import MediaInfo
+from batch.emulator.durable import open_durable
+from batch.emulator.errors import TooManyJobs
+from batch.emulator.media import MediaInfo, probe
 from batch.emulator.models import Insight, Job, JobStatus, Message, Token, Word
-from batch.emulator.params import parse
+from batch.emulator.params import AsyncParams, parse
 from batch.emulator.views import iso
 from tests.conftest import APP_ID, APP_SECRET, CORPUS, Api, media
 
@@ -109,14 +110,12 @@ async def test_ids_never_repeat_after_a_restart(aiohttp_client: Any, tmp_path: P
 
 async def test_unfinished_jobs_run_again_after_a_restart(aiohttp_client: Any, tmp_path: Path) -> None:
     """A job in progress and its queued append are scheduled again at the restart and complete, in order, with
-    timestamps from the restart on; the uploads wait on disk until their jobs end."""
+    timestamps from the restart on, from their stored scripts."""
     api = await _serve(aiohttp_client, tmp_path, wall=T0)
     first = await api.submit(PART1, **DIARIZE)
     second = await api.submit(PART2, conversation_id=first["conversationId"], **DIARIZE)
     api.clock.advance(2.0)
     assert (await api.job_status(first["jobId"]), await api.job_status(second["jobId"])) == ("in_progress", "scheduled")
-    kept = sorted(p.name for p in (tmp_path / "media").iterdir())
-    assert kept == sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in (PART1, PART2))
 
     restart = T0 + 7200
     api = await _restart(aiohttp_client, api, tmp_path, wall=restart)
@@ -131,10 +130,38 @@ async def test_unfinished_jobs_run_again_after_a_restart(aiohttp_client: Any, tm
     assert len(jobs[first["jobId"]]["messageIds"]) + len(jobs[second["jobId"]]["messageIds"]) == len(messages)
     assert min(m["startTime"] for m in messages) >= iso(restart)
     assert list(messages) == sorted(messages, key=lambda m: m["startTime"])
-    assert list((tmp_path / "media").iterdir()) == []  # both ended: their media are released
 
     api = await _restart(aiohttp_client, api, tmp_path, wall=restart + 60)  # finished results stay as they were
     assert (await api.get(f"/v1/conversations/{cid}/messages"))["messages"] == messages
+
+
+def test_kept_media_wait_for_their_jobs(tmp_path: Path) -> None:
+    """A medium kept for a job (real mode's route keeps it before submitting) is private, survives a restart
+    while its job is unfinished and goes when the job ends; a refused submit and a crash's temporary leave
+    nothing behind."""
+    settings = Settings(app_id=APP_ID, app_secret=APP_SECRET, time_scale=0.5, mode="scripted")
+    data = PART1.read_bytes()
+    info = probe(data)
+    backend = open_durable(settings, ManualClock(), T0, tmp_path)
+    path = backend.keep_media(data, info.sha256)
+    assert path.read_bytes() == data and stat.S_IMODE(path.stat().st_mode) == 0o600
+    job_id = backend.submit(media=info, utterances=(), topics=(), params=AsyncParams(), media_path=path)["jobId"]
+    (tmp_path / "media" / f".{info.sha256}.0000.part").write_bytes(b"half")  # a write a crash interrupted
+    backend.close()
+
+    clock = ManualClock()
+    backend = open_durable(settings, clock, T0 + 60, tmp_path)
+    assert [p.name for p in (tmp_path / "media").iterdir()] == [info.sha256]
+    assert backend.jobs[job_id].media_path == path and backend.jobs[job_id].status is JobStatus.SCHEDULED
+    clock.advance(3600)
+    backend.advance()
+    assert backend.jobs[job_id].status is JobStatus.COMPLETED and not path.exists()
+    backend.settings.concurrency_limit = 0
+    path = backend.keep_media(data, info.sha256)
+    with pytest.raises(TooManyJobs):
+        backend.submit(media=info, utterances=(), topics=(), params=AsyncParams(), media_path=path)
+    assert not path.exists()
+    backend.close()
 
 
 async def test_reset_is_kept_and_tokens_end(aiohttp_client: Any, tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 Write-through: the backend's in-memory records stay the working set; every change is also written to the store
 (storage.py), in one transaction, before the operation returns, so before the HTTP answer that reports it. Each
 operation that changes something is overridden here, after the remote operation it implements:
-- `submit`: the medium is kept on disk first (mediastore.py), then the job, its conversation and the id
-  generator's state (so ids never repeat after a restart);
+- `submit`: the job, its conversation and the id generator's state (so ids never repeat after a restart); a
+  medium that a re-run needs (real mode: the speech workers read it) is already on disk by then, because the
+  route keeps it (`keep_media`, mediastore.py: content-addressed, atomic, fsync'd) before it submits;
 - `advance`: every job transition, whatever drives it (the clock or a speech worker), and what a completed job
   produced (members, messages with words and phrases, insights, topics); a job that has ended releases its medium;
 - `put_member` (a merge rewrites the conversation's references), `delete_conversation`, `reset`,
@@ -13,7 +14,8 @@ Counters are written with each of these, so the ones no change follows (a refuse
 next. A new way to change a job must return its transitions from `advance` (or be persisted here).
 
 Restart (`open_durable`): the records are loaded; a job that was `scheduled` or `in_progress` is scheduled again
-at the restart instant and processed again from its stored script and medium; an ended job keeps its results.
+at the restart instant and processed again, from its stored script (scripted mode) or its kept medium (real
+mode); an ended job keeps its results, and its medium is released once no unfinished job needs it.
 Tokens issued under the same app id stay valid until they expire (the signing key is stored too).
 """
 
@@ -99,16 +101,28 @@ class DurableBackend(Backend):
         return self.kept.put(sha256, data)
 
     def submit(self, *args: Any, **kwargs: Any) -> dict[str, str]:
-        data, media = kwargs.get("data"), kwargs.get("media")
-        if isinstance(data, bytes) and isinstance(media, MediaInfo):
-            self.keep_media(data, media.sha256)  # on disk before the job that needs it is recorded
-        body = super().submit(*args, **kwargs)
+        kept = kwargs.get("media") if kwargs.get("media_path") is not None else None
+        try:
+            body = super().submit(*args, **kwargs)
+        except Exception:
+            if isinstance(kept, MediaInfo):  # refused (429, 404): nothing needs the medium it brought
+                self.kept.settle(kept.sha256)
+                self._release([kept.sha256])
+            raise
         job = self.jobs[body["jobId"]]
         with self.storage.transaction():
             self.storage.put("conversations", [rows.conversation_row(self.conversations[job.conversation_id])])
             self.storage.put("jobs", [rows.job_row(job, self.time)])
             self._put_meta(ids=True)
+        if isinstance(kept, MediaInfo):
+            self.kept.settle(kept.sha256)  # recorded: the job holds it now
         return body
+
+    def _release(self, digests: list[str]) -> None:
+        needed = {job.media.sha256 for job in self.active.values() if job.status in ACTIVE}
+        for digest in digests:
+            if digest not in needed:
+                self.kept.release(digest)
 
     def advance(self) -> list[Transition]:
         moved = super().advance()
@@ -125,10 +139,7 @@ class DurableBackend(Backend):
                 if job.status is JobStatus.COMPLETED:
                     self._put_results(job)
             self._put_meta()
-        needed = {job.media.sha256 for job in self.active.values() if job.status in ACTIVE}
-        for job in ended:  # after the commit: a crash before this only leaves a file the next start removes
-            if job.media.sha256 not in needed:
-                self.kept.remove(job.media.sha256)
+        self._release([job.media.sha256 for job in ended])  # after the commit: a crash leaves a file, removed at start
 
     def _put_results(self, job: Job) -> None:
         conv = self.conversations.get(job.conversation_id)

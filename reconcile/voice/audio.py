@@ -3,17 +3,21 @@
 Rule: message times from the API are absolute and anchored by the server, so they are only used relative to
 the first message of the same segment; the offset of that first message in the local file is found by sliding
 the message intervals over the file's speech activity and keeping the shift that overlaps it best.
-Only PCM WAV files are read here; other media give no voice evidence (said in the plan's notes).
+Any medium is read through `speech.decode` when the speech extra (PyAV) is installed; without it only 16 kHz
+16-bit WAV files are read, and other media give no voice evidence (said in the plan's notes).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import wave
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from speech import decode
+from speech.errors import SpeechError
 from speech.voice.fbank import RATE
 
 FRAME = 0.01  # seconds per activity frame
@@ -21,6 +25,11 @@ FRAME = 0.01  # seconds per activity frame
 
 def read_wav(path: Path) -> np.ndarray | None:
     """Mono float samples at 16 kHz, or None for anything this reader does not handle."""
+    if importlib.util.find_spec("av") is not None:
+        try:
+            return decode.read(path)
+        except (SpeechError, OSError):
+            return None
     try:
         with wave.open(str(path), "rb") as w:
             if w.getsampwidth() != 2 or w.getframerate() != RATE:

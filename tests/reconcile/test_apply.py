@@ -68,12 +68,12 @@ async def test_killing_apply_between_puts_applies_every_operation_once(tmp_path:
 
 
 async def test_review_answers_are_carried_out(make_emulator: MakeEmulator, tmp_path: Path) -> None:
-    """The mp4 gives no voice and nobody introduces themself: its members go to review; answering the review
-    file names them."""
+    """Nobody in the mp4 introduces themself and nobody has an enrolment sample: its members go to review;
+    answering the review file names them."""
     emu = await make_emulator()
     text = (
         '[api]\noutput = "out"\n[defaults]\nenableSpeakerDiarization = true\ndiarizationSpeakerCount = 2\n'
-        + roster(["alice", "john"])
+        + roster(["alice", "john"], enrol=False)
         + f'[[conversations]]\nid = "brief"\n  [[conversations.segments]]\n'
         f'  file = "{CORPUS / "media" / "video-brief.mp4"}"\n'
     )
