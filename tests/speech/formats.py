@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -37,13 +38,13 @@ def wav_bytes(samples: np.ndarray, *, rate: int, channels: int = 1, width: int =
 
 def resample(samples: np.ndarray, rate: int) -> np.ndarray:
     positions = np.arange(0, len(samples), RATE / rate)
-    return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
+    return np.asarray(np.interp(positions, np.arange(len(samples)), samples), dtype=np.float32)
 
 
 def encoded(samples: np.ndarray, path: Path, *, container: str, codec: str, rate: int = RATE) -> Path:
     """`samples` (16 kHz mono) encoded by FFmpeg (through PyAV) into `path`."""
     with av.open(str(path), "w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout="mono")  # type: ignore[call-overload]
+        stream: Any = out.add_stream(codec, rate=rate, layout="mono")  # an audio stream; PyAV types it as a union
         pcm = (np.clip(resample(samples, rate), -1, 1) * 32767).astype(np.int16)
         step = 1024
         for at in range(0, len(pcm), step):

@@ -26,7 +26,7 @@ def _similar(decoded: np.ndarray, original: np.ndarray) -> float:
 
     def envelope(x: np.ndarray) -> np.ndarray:
         n = len(x) // 320
-        return np.sqrt(np.mean(x[: n * 320].reshape(n, 320) ** 2, axis=1))
+        return np.asarray(np.sqrt(np.mean(x[: n * 320].reshape(n, 320) ** 2, axis=1)))
 
     a, b = envelope(original), envelope(decoded)
     n = min(len(a), len(b)) - 15
@@ -56,7 +56,7 @@ def test_wav_of_any_rate_width_and_channels(kind: str, speech: np.ndarray, tmp_p
 
 
 @pytest.mark.parametrize(
-    ("suffix", "container", "codec", "rate"),
+    "case",
     [
         ("mp3", "mp3", "libmp3lame", 16_000),
         ("m4a", "mp4", "aac", 44_100),
@@ -66,10 +66,9 @@ def test_wav_of_any_rate_width_and_channels(kind: str, speech: np.ndarray, tmp_p
         ("wav", "wav", "pcm_alaw", 8_000),
     ],
 )
-def test_compressed_formats(
-    suffix: str, container: str, codec: str, rate: int, speech: np.ndarray, tmp_path: Path
-) -> None:
+def test_compressed_formats(case: tuple[str, str, str, int], speech: np.ndarray, tmp_path: Path) -> None:
     """mp3, AAC in mp4/m4a, Opus in ogg, FLAC, and μ-law / A-law WAV decode to the same speech."""
+    suffix, container, codec, rate = case
     path = formats.encoded(speech, tmp_path / f"x.{suffix}", container=container, codec=codec, rate=rate)
     decoded = decode.read(path)
     assert abs(len(decoded) - len(speech)) < 0.05 * len(speech)
@@ -99,7 +98,7 @@ def test_a_video_without_sound_is_undecodable(tmp_path: Path) -> None:
 
     path = tmp_path / "mute.mp4"
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=5)  # type: ignore[call-overload]
+        stream = out.add_stream("mpeg4", rate=5)
         stream.width, stream.height = 32, 32
         for i in range(5):
             frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 40, dtype=np.uint8), format="rgb24")

@@ -35,8 +35,8 @@ def _words(messages: list[dict[str, Any]]) -> str:
 
 
 async def test_real_mode_recognises_separates_and_fails_cleanly(make_api: MakeApi, tmp_path: Path) -> None:
-    """Real words with timings and confidences, the members asked for (fewer only with too little speech), mp3 and μ-law
-    like WAV, silence gives no messages, bytes that are no medium fail the job with a reason, no diarization
+    """Real words with timings and confidences, the members asked for (fewer only with too little speech), mp3
+    and μ-law like WAV, silence gives no messages, bytes that are no medium fail the job with a reason, no diarization
     gives `from: {}`."""
     api = await make_api(mode="real", workers=2, concurrency_limit=10)
     interview = formats.pcm16(CORPUS / "media" / "interview.wav")
@@ -61,7 +61,8 @@ async def test_real_mode_recognises_separates_and_fails_cleanly(make_api: MakeAp
         "plain": await api.submit(CORPUS / "media" / "standup-part1.wav"),
     }
     status = await _wait(api, [j["jobId"] for j in jobs.values()])
-    assert {k: status[j["jobId"]] for k, j in jobs.items()} == {k: "failed" if k == "junk" else "completed" for k in jobs}
+    expected = {k: "failed" if k == "junk" else "completed" for k in jobs}
+    assert {k: status[j["jobId"]] for k, j in jobs.items()} == expected
 
     async def read(key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         conv = jobs[key]["conversationId"]

