@@ -39,12 +39,15 @@ def test_count_found_without_being_given(counts: list[int]) -> None:
     assert _agree(cluster.cluster(x, count=None), truth)
 
 
-def test_given_count_is_honoured_and_fewer_only_for_one_voice() -> None:
-    """Asked for 3 with 3 voices: 3. Asked for 3 with one voice: one (its halves are one voice)."""
+def test_a_given_count_is_trusted_and_fewer_come_only_from_too_little_speech() -> None:
+    """Asked for 3 with 3 voices: 3. A voice of two windows is too little speech: it joins its nearest.
+    Three windows in all: one voice, whatever was asked."""
     x, truth = _voices([30, 30, 30])
     assert _agree(cluster.cluster(x, count=3), truth)
-    one, _ = _voices([80], spread=0.15)
-    assert len(set(cluster.cluster(one, count=3).tolist())) == 1
+    x, truth = _voices([40, 40, 2])
+    labels = cluster.cluster(x, count=3)
+    assert len(set(labels.tolist())) == 2 and _agree(labels[:80], truth[:80])
+    assert set(cluster.cluster(x[:3], count=2).tolist()) == {0}
 
 
 def test_many_windows_are_clustered_on_a_bounded_sample() -> None:
