@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from batch.emulator.runtime import EMULATOR, FAULT, Emulator
 from batch.emulator.webhooks import deliver
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+LOG = logging.getLogger("symbl-emulator")
 MODES = ("real", "scripted")
 PUBLIC_PATHS = frozenset({"/oauth2/token:generate"})
 GATEWAY_PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
@@ -129,9 +131,15 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 
 async def _progress(emu: Emulator, interval: float) -> None:
+    """Apply due transitions on a tick. Rule: a failing tick (a full disk under the kept data) is logged and
+    retried on the next one; this loop must never end, or every job would wait forever."""
     while True:
-        emu.backend.advance()
-        emu.flush_transitions()
+        try:
+            emu.backend.advance()
+            emu.flush_transitions()
+        except Exception:
+            LOG.exception("applying job transitions failed; retrying on the next tick")
+            await asyncio.sleep(max(interval, 1.0))
         await asyncio.sleep(interval)
 
 

@@ -29,6 +29,7 @@ async def emulator() -> AsyncIterator[EmulatorProcess]:
     await asyncio.wait_for(emu.proc.wait(), 20)
 
 
+@pytest.mark.timeout(420)  # real speech processing of the whole corpus, on a CI machine that may be busy
 async def test_embedded_backend_run_exits_0_with_json_logs(tmp_path: Path) -> None:
     """README's main command, real speech processing: every recording saved, exit 0, JSON log lines with ids,
     and transcripts of what was really said (the corpus's words, more than one voice)."""
