@@ -98,3 +98,23 @@ async def test_real_mode_refuses_languages_the_model_does_not_know(make_api: Mak
     assert resp.status == 400
     assert "English" in (await resp.json())["message"]
     assert (await api.control("stats")).get("jobs_submitted", 0) == 0
+
+
+async def test_faults_limits_and_control_plane_work_in_real_mode(make_api: MakeApi, tmp_path: Path) -> None:
+    """Real mode keeps the account limit (429 past it), scripted faults (a job that ends failed) and the
+    control plane's job timelines."""
+    faults = {"script": {"POST /v1/process/audio": ["pass", "pass", "job_failed"]}}
+    api = await make_api(mode="real", workers=1, concurrency_limit=1, faults=faults)
+    clip = tmp_path / "clip.wav"
+    four_seconds = formats.pcm16(CORPUS / "media" / "interview.wav")[: 16_000 * 4]
+    clip.write_bytes(formats.wav_bytes(four_seconds, rate=16_000))
+    kept = await api.submit(clip)
+    refused = await api.upload(clip)  # the one job slot of the account is taken while the first is heard
+    assert refused.status == 429
+    assert (await _wait(api, [kept["jobId"]]))[kept["jobId"]] == "completed"
+    doomed = await api.submit(clip)
+    assert (await _wait(api, [doomed["jobId"]]))[doomed["jobId"]] == "failed"
+    timeline = {j["id"]: j for j in (await api.control("jobs"))["jobs"]}
+    assert timeline[kept["jobId"]]["endsAt"] >= timeline[kept["jobId"]]["startedAt"]
+    stats = await api.control("stats")
+    assert stats["rejected_429"] == 1 and stats["peak_concurrent_jobs"] == 1
