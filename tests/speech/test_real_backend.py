@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import CORPUS, Api, MakeApi
+from tests.conftest import APP_ID, APP_SECRET, CORPUS, Api, MakeApi
 from tests.speech import formats
 
 pytest.importorskip("faster_whisper", reason="the speech extra is not installed")
@@ -28,6 +28,9 @@ async def _wait(api: Api, job_ids: list[str], seconds: float = 240) -> dict[str,
             return status
         await asyncio.sleep(0.3)
     raise AssertionError(f"jobs still running after {seconds} s: {status}")
+
+
+DIARIZED = {"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "2"}
 
 
 def _words(messages: list[dict[str, Any]]) -> str:
@@ -118,3 +121,35 @@ async def test_faults_limits_and_control_plane_work_in_real_mode(make_api: MakeA
     assert timeline[kept["jobId"]]["endsAt"] >= timeline[kept["jobId"]]["startedAt"]
     stats = await api.control("stats")
     assert stats["rejected_429"] == 1 and stats["peak_concurrent_jobs"] == 1
+
+
+async def test_real_mode_restart_keeps_results_and_redoes_interrupted_work(aiohttp_client: Any, tmp_path: Path) -> None:
+    """Kept data in real mode: a job cut off by a restart is heard again from its kept upload and completes;
+    a second restart changes nothing that was finished; its append lands in the same conversation."""
+    from batch.emulator.app import create_app  # noqa: PLC0415
+    from batch.emulator.backend import Settings  # noqa: PLC0415
+    from batch.emulator.clock import ManualClock  # noqa: PLC0415
+
+    async def serve() -> Api:
+        settings = Settings(app_id=APP_ID, app_secret=APP_SECRET, mode="real", workers=1)
+        return Api(await aiohttp_client(create_app(settings, clock=ManualClock(), data_dir=tmp_path)), ManualClock())
+
+    api = await serve()
+    token = await api.login()
+    first = await api.submit(CORPUS / "media" / "standup-part1.wav", **DIARIZED)
+    await api.http.close()  # the server stops while the job is heard
+    api = await serve()
+    api.token = token
+    assert (await _wait(api, [first["jobId"]]))[first["jobId"]] == "completed"
+    cid = first["conversationId"]
+    messages = (await api.get(f"/v1/conversations/{cid}/messages"))["messages"]
+    assert "release plan" in _words(messages)
+    second = await api.submit(CORPUS / "media" / "standup-part2.wav", conversation_id=cid, **DIARIZED)
+    assert (await _wait(api, [second["jobId"]]))[second["jobId"]] == "completed"
+    before = (await api.get(f"/v1/conversations/{cid}/messages"))["messages"]
+    await api.http.close()
+    api = await serve()
+    api.token = token
+    assert (await api.get(f"/v1/conversations/{cid}/messages"))["messages"] == before
+    assert len(before) > len(messages) and "design" in _words(before)
+    assert not any((tmp_path / "media").iterdir())  # kept uploads go once their jobs are done
