@@ -1,8 +1,8 @@
 """Topics of recognised speech (real mode): the content words a conversation keeps coming back to.
 
-Rule: a topic is a word of at least four letters, not a stop word, said in at least two messages; the five
-said in the most messages (ties: the earlier first said) are the conversation's topics. Scripted media keep
-their declared topics instead.
+Rule: a topic is a word of at least four letters, not a stop word and not a name (a word written with a capital
+inside a sentence, as the recogniser writes names), said in at least two messages; the five said in the most
+messages (ties: the earlier first said) are the conversation's topics. Scripted media keep their declared topics.
 """
 
 from __future__ import annotations
@@ -29,13 +29,17 @@ STOP = frozenset(
 WORD = re.compile(r"[a-z][a-z'-]{3,}")
 
 
+NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z'-]{3,})")
+
+
 def topics(texts: list[str], *, limit: int = 5) -> tuple[str, ...]:
     seen: Counter[str] = Counter()
     first: dict[str, int] = {}
+    names = {m.group(1).lower() for text in texts for m in NAME.finditer(text)}
     for index, text in enumerate(texts):
         for found in set(WORD.findall(text.lower())):
             word = found.strip("'-")
-            if len(word) >= 4 and word not in STOP:
+            if len(word) >= 4 and word not in STOP and word not in names:
                 seen[word] += 1
                 first.setdefault(word, index)
     ranked = sorted((w for w, n in seen.items() if n >= 2), key=lambda w: (-seen[w], first[w], w))
