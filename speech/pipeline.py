@@ -26,7 +26,7 @@ __all__ = ["Pipeline", "PipelineSettings", "Transcript", "Utterance", "Word"]
 
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
-    piece_seconds: float = 240.0
+    piece_seconds: float = 120.0  # 10-min file: peak RSS 890 MB with 240 s pieces, 603 MB with 120 s
     beam_size: int = 5  # dev split: WER 11.5 % against 14.4 % greedy, for about a fifth more time
     activity: ActivitySettings = field(default_factory=ActivitySettings)
     clusters: ClusterSettings = field(default_factory=ClusterSettings)

@@ -48,13 +48,24 @@ def fbank(samples: np.ndarray) -> np.ndarray:
     return np.asarray(features - features.mean(axis=0, keepdims=True), dtype=np.float32)
 
 
+BLOCK = 2000  # frames computed at once: 20 s of audio, a few MB of float64 work arrays however long the input
+
+
 def fbank_raw(samples: np.ndarray) -> np.ndarray:
-    """(frames, 80) float32 log mel energies before mean normalisation."""
+    """(frames, 80) float32 log mel energies before mean normalisation (frames are independent: computed in
+    blocks of BLOCK, so memory stays flat for a four-minute piece)."""
     samples = np.asarray(samples, dtype=np.float32)
     count = 1 + (len(samples) - FRAME) // SHIFT if len(samples) >= FRAME else 0
     if count <= 0:
         return np.zeros((0, BINS), dtype=np.float32)
-    index = np.arange(FRAME)[None, :] + SHIFT * np.arange(count)[:, None]
+    out = np.empty((count, BINS), dtype=np.float32)
+    for first in range(0, count, BLOCK):
+        out[first : first + BLOCK] = _block(samples, first, min(count, first + BLOCK))
+    return out
+
+
+def _block(samples: np.ndarray, first: int, last: int) -> np.ndarray:
+    index = np.arange(FRAME)[None, :] + SHIFT * np.arange(first, last)[:, None]
     frames = samples[index].astype(np.float64)
     frames -= frames.mean(axis=1, keepdims=True)
     previous = np.concatenate([frames[:, :1], frames[:, :-1]], axis=1)

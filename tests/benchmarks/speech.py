@@ -7,8 +7,8 @@ scripted baseline, in one table; every figure saved as JSON.
 
 Each file runs twice, each time in a fresh child process pinned to one CPU (tests.benchmarks.speechchild): once
 with the speaker count not given (its speed, peak RSS and metrics fill the main columns) and once with the true
-count given. Peak RSS is the child's maximum resident set as the kernel reports it when the child is reaped
-(`os.wait4`, the per-child form of getrusage(RUSAGE_CHILDREN)), so model load is included. The 10- and
+count given. Peak RSS is getrusage(RUSAGE_CHILDREN) of a small launcher whose only child is the run, so model
+load is included and the benchmark's own memory is not (see speechchild). The 10- and
 31-minute meetings are in the set; a 2-hour file tiled from the 31-minute one is measured for speed and peak RSS
 only. The scripted baseline is batch.emulator.media.fallback_utterances (one unknown speaker, placeholder text);
 on the corpus it is the truth itself, which is what the emulator answers for corpus media.
@@ -23,7 +23,6 @@ import platform
 import queue
 import subprocess
 import sys
-import tempfile
 import wave
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -76,22 +75,20 @@ def select(items: Sequence[Item], *, quick: bool) -> list[Item]:
 
 
 def measure(media: Path, *, pipeline: str, count: int | None, cpu: int) -> Run:
-    """One child run: its transcript JSON (or its error) and its peak RSS."""
-    cmd = [sys.executable, "-m", "tests.benchmarks.speechchild", str(media), "--cpu", str(cpu),
+    """One child run through the small launcher (speechchild measure): transcript JSON or error, peak RSS."""
+    cmd = [sys.executable, "-m", "tests.benchmarks.speechchild", "measure", str(media), "--cpu", str(cpu),
            "--pipeline", pipeline, *(["--count", str(count)] if count is not None else [])]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env={**os.environ, **ONE_THREAD})
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
-        out.seek(0)
-        err.seek(0)
-        peak = usage.ru_maxrss / 1024
-        if proc.returncode != 0:
-            return Run(None, peak, err.read().decode(errors="replace")[-800:] or f"exit {proc.returncode}")
-        return Run(json.loads(out.read()), peak, None)
+    done = subprocess.run(cmd, capture_output=True, cwd=ROOT, env={**os.environ, **ONE_THREAD}, check=False)
+    if done.returncode != 0:
+        return Run(None, 0.0, done.stderr.decode(errors="replace")[-800:] or f"launcher exit {done.returncode}")
+    report = json.loads(done.stdout)
+    error = None if report["returncode"] == 0 else (report["stderr"] or f"exit {report['returncode']}")
+    return Run(report["output"], report["peak_rss_mb"], error)
 
 
-def evaluate(item: Item, *, pipeline: str, cpu: int, metrics: bool = True) -> FileResult:
+def evaluate(item: Item, *, pipeline: str, cpu: int, metrics: bool = True,
+             keep: Path | None = None) -> FileResult:
+    """Baseline and both runs of one file scored; with `keep`, each run's transcript is saved there."""
     script = json.loads(item.script.read_text())
     truth = speechscore.truth_segments(script)
     base_hyp = (speechscore.from_segments(truth) if item.split == "corpus"
@@ -99,6 +96,11 @@ def evaluate(item: Item, *, pipeline: str, cpu: int, metrics: bool = True) -> Fi
     base = speechscore.score(truth, base_hyp) if metrics else None
     auto = measure(item.media, pipeline=pipeline, count=None, cpu=cpu)
     given = measure(item.media, pipeline=pipeline, count=item.speakers, cpu=cpu) if metrics else None
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for name, run in (("auto", auto), ("given", given)):
+            if run is not None and run.output is not None:
+                (keep / f"{item.split}.{item.media.name}.{name}.json").write_text(json.dumps(run.output))
     return FileResult(item, base, _scored(truth, auto, metrics), _scored(truth, given, metrics), auto)
 
 
@@ -134,7 +136,8 @@ def tiled_item(root: Path, items: Sequence[Item]) -> Item | None:
     return replace(longest, media=target, kind="tiled", duration=longest.duration * TILES)
 
 
-def run_all(items: Sequence[Item], *, pipeline: str, jobs: int, extra: Item | None) -> list[FileResult]:
+def run_all(items: Sequence[Item], *, pipeline: str, jobs: int, extra: Item | None,
+            keep: Path | None = None) -> list[FileResult]:
     """Every item on its own child processes, at most `jobs` at once, each pinned to a CPU of its own."""
     cpus: queue.Queue[int] = queue.Queue()
     for cpu in sorted(os.sched_getaffinity(0))[:jobs]:
@@ -143,7 +146,7 @@ def run_all(items: Sequence[Item], *, pipeline: str, jobs: int, extra: Item | No
     def one(item: Item, metrics: bool) -> FileResult:
         cpu = cpus.get()
         try:
-            result = evaluate(item, pipeline=pipeline, cpu=cpu, metrics=metrics)
+            result = evaluate(item, pipeline=pipeline, cpu=cpu, metrics=metrics, keep=keep)
         finally:
             cpus.put(cpu)
         print(speechtable.progress(result), file=sys.stderr, flush=True)
@@ -163,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--pipeline", default=DEFAULT_PIPELINE, help="MODULE:CLASS of the pipeline")
     parser.add_argument("--jobs", type=int, default=1, help="children at once (each on its own CPU)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="save every run's transcript here (default: SET/derived/transcripts)")
     args = parser.parse_args(argv)
     if args.split != "corpus" and not (args.set / "index.json").exists():
         print(f"building the speech set in {args.set} ...", file=sys.stderr)
@@ -172,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "python -m tests.benchmarks.speechset.build", file=sys.stderr)
     items = select(_items(args.set, args.split), quick=args.quick)
     extra = None if args.quick or args.split in ("corpus", "dev") else tiled_item(args.set, items)
-    results = run_all(items, pipeline=args.pipeline, jobs=args.jobs, extra=extra)
+    keep = args.keep or args.set / "derived" / "transcripts"
+    results = run_all(items, pipeline=args.pipeline, jobs=args.jobs, extra=extra, keep=keep)
     print(speechtable.render(results, verbose=args.verbose))
     body = {"generated": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine(),
             "pipeline": args.pipeline, "split": args.split, "quick": args.quick, **speechtable.as_json(results)}

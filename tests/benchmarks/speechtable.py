@@ -202,7 +202,7 @@ def _file_json(r: FileResult) -> dict[str, Any]:
             "baseline": speechscore.as_json(r.base) if r.base else None,
             "load_s": out.get("load_s"), "process_s": out.get("process_s"), "process_cpu_s": out.get("process_cpu_s"),
             "x_realtime": r.item.duration / out["process_s"] if out.get("process_s") else None,
-            "peak_rss_mb": round(r.run.peak_rss_mb, 1), "error": r.run.error}
+            "peak_rss_mb": round(r.run.peak_rss_mb, 1), "vmhwm_mb": out.get("vmhwm_mb"), "error": r.run.error}
 
 
 def as_json(results: Sequence[FileResult]) -> dict[str, Any]:

@@ -261,3 +261,15 @@ def test_runner_end_to_end_with_a_stand_in(tmp_path: Path, capsys: pytest.Captur
     assert all(f["peak_rss_mb"] > 0 and f["process_s"] >= 0 for f in body["files"])
     table = capsys.readouterr().out
     assert "test noisy wav16k" in table and "tones.clean.wav" in table
+
+
+def test_peak_rss_is_the_childs_not_the_benchmarks(tmp_path: Path) -> None:
+    """A large benchmark process does not inflate the peak RSS it reports for a run: Linux carries the exec-ing
+    parent's peak into the child's ru_maxrss, so runs go through a small launcher."""
+    _tiny_set(tmp_path)
+    ballast = np.ones(400 << 20, dtype=np.uint8)  # 400 MB resident in this process
+    run = speech.measure(tmp_path / "test" / "tones.clean.wav", cpu=0, count=None,
+                         pipeline="tests.benchmarks.test_speech_smoke:OraclePipeline")
+    assert run.error is None and run.output is not None
+    assert 0 < run.peak_rss_mb < 300 and ballast.sum() == 400 << 20
+    assert run.output["vmhwm_mb"] == pytest.approx(run.peak_rss_mb, rel=0.2)
