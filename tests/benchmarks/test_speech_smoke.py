@@ -7,12 +7,12 @@ from __future__ import annotations
 import itertools
 import json
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from speech.models import Transcript, Utterance, Word
 from tests.benchmarks import speech
 from tests.benchmarks.speechset import acoustics, build, recording, scene
 from tests.benchmarks.speechset.meeting import Composer
@@ -196,39 +196,15 @@ def test_meeting_composer_is_seeded_and_varied() -> None:
             assert answer.speaker == named[0]
 
 
-# A stand-in for speech.pipeline.Pipeline with the same interface: it "recognises" the truth written beside the
-# file, so the runner's plumbing can be tested without models. Never used outside these tests.
-
-
-@dataclass(frozen=True, slots=True)
-class StandInWord:
-    text: str
-    start: float
-    end: float
-    probability: float
-    speaker: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class StandInUtterance:
-    speaker: int | None
-    start: float
-    end: float
-    text: str
-    words: tuple[StandInWord, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class StandInTranscript:
-    duration: float
-    utterances: tuple[StandInUtterance, ...]
+# A stand-in for speech.pipeline.Pipeline with the same interface and records: it "recognises" the truth written
+# beside the file, so the runner's plumbing can be tested without models. Never used outside these tests.
 
 
 class OraclePipeline:
     def __init__(self, *, threads: int = 1) -> None:
         self.threads = threads
 
-    def process_file(self, path: Path, *, diarize: bool = True, speaker_count: int | None = None) -> StandInTranscript:
+    def process_file(self, path: Path, *, diarize: bool = True, speaker_count: int | None = None) -> Transcript:
         truth = json.loads(path.with_name(path.name + ".json").read_text())
         labels = {k: i for i, k in enumerate(truth["speakers"])}
         utterances = []
@@ -236,10 +212,10 @@ class OraclePipeline:
             speaker = labels[u["speaker"]] if diarize else None
             texts = u["text"].split()
             step = (u["end"] - u["start"]) / len(texts)
-            words = tuple(StandInWord(w, u["start"] + i * step, u["start"] + (i + 1) * step, 1.0, speaker)
+            words = tuple(Word(w, u["start"] + i * step, u["start"] + (i + 1) * step, 1.0, speaker)
                           for i, w in enumerate(texts))
-            utterances.append(StandInUtterance(speaker, u["start"], u["end"], u["text"], words))
-        return StandInTranscript(truth["duration"], tuple(utterances))
+            utterances.append(Utterance(speaker, u["start"], u["end"], u["text"], words))
+        return Transcript(truth["duration"], tuple(utterances), len(labels) if diarize else 0)
 
 
 def test_runner_end_to_end_with_a_stand_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
