@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -197,6 +198,8 @@ def create_app(
         await emu.session.close()
         if backend.recognition is not None:
             backend.recognition.close()
+        if backend.own_media and backend.media_dir is not None:
+            shutil.rmtree(backend.media_dir, ignore_errors=True)
         if isinstance(backend, DurableBackend):
             backend.close()
 

@@ -74,6 +74,7 @@ class Backend:
     rng: random.Random = field(default_factory=random.Random)
     recognition: Recognition | None = None  # real mode: the worker pool; None in scripted mode
     media_dir: Path | None = None  # real mode: where uploads are kept for the workers
+    own_media: bool = False  # media_dir is a temporary folder of this backend's (no data dir): emptied as it goes
     _signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def __post_init__(self) -> None:
@@ -189,7 +190,7 @@ class Backend:
     def keep_media(self, data: bytes, sha256: str) -> Path:
         """The upload stored by content (written once, atomically) for a worker process to read."""
         if self.media_dir is None:
-            self.media_dir = Path(tempfile.mkdtemp(prefix="symbl-media-"))
+            self.media_dir, self.own_media = Path(tempfile.mkdtemp(prefix="symbl-media-")), True
         path = self.media_dir / sha256
         if not path.exists():
             fd, temp = tempfile.mkstemp(dir=self.media_dir, prefix=".upload-")
@@ -269,6 +270,14 @@ class Backend:
             production.produce(conv, job, start_wall=self.wall(job.started_at), seed=self.settings.seed)
         return Transition(job.id, JobStatus.COMPLETED, hook)
 
+    def _forget_media(self, job: Job) -> None:
+        """Rule: an upload in this backend's own temporary folder is deleted when its last job ends (a server
+        without a data dir must not fill the disk); a data dir's media are the durable backend's to release."""
+        if not self.own_media or job.media_path is None:
+            return
+        if not any(j.media.sha256 == job.media.sha256 for j in self.active.values() if j.id != job.id):
+            job.media_path.unlink(missing_ok=True)
+
     def _step_real(self, job: Job, recognition: Recognition, now: float) -> Transition | None:
         """Real mode: a job starts when its conversation's previous job is terminal and a worker is free, and
         ends when its worker does (a job's duration is its real processing time)."""
@@ -289,6 +298,7 @@ class Backend:
         if outcome is None and recognition.running(job.id):
             return None
         job.ends_at = now
+        self._forget_media(job)
         error = "the job failed (fault)" if outcome is None else outcome.error
         conv = self.conversations.get(job.conversation_id)
         if error is not None or outcome is None or outcome.transcript is None:
