@@ -299,7 +299,10 @@ class Backend:
             return None
         job.ends_at = now
         self._forget_media(job)
-        error = "the job failed (fault)" if outcome is None else outcome.error
+        if outcome is not None:
+            error = outcome.error
+        else:
+            error = "the job failed (an injected fault)" if job.will_fail else "the upload for this job was not kept"
         conv = self.conversations.get(job.conversation_id)
         if error is not None or outcome is None or outcome.transcript is None:
             move(job, JobStatus.FAILED)
