@@ -198,8 +198,8 @@ def create_app(
         await emu.session.close()
         if backend.recognition is not None:
             backend.recognition.close()
-        if backend.own_media and backend.media_dir is not None:
-            shutil.rmtree(backend.media_dir, ignore_errors=True)
+        if backend.own_media and backend.kept is not None:
+            shutil.rmtree(backend.kept.folder, ignore_errors=True)
         if isinstance(backend, DurableBackend):
             backend.close()
 

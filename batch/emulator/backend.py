@@ -11,7 +11,6 @@ Invariants:
 from __future__ import annotations
 
 import hmac
-import os
 import random
 import secrets
 import tempfile
@@ -31,6 +30,7 @@ from batch.emulator.errors import (
     Unauthorized,
 )
 from batch.emulator.media import MediaInfo
+from batch.emulator.mediastore import MediaStore
 from batch.emulator.models import ACTIVE, Conversation, Job, JobStatus, Token, move
 from batch.emulator.params import AsyncParams
 from batch.emulator.recognition import Recognition
@@ -73,8 +73,8 @@ class Backend:
     named: dict[str, list[str]] = field(default_factory=dict)  # name -> conversation ids, creation order
     rng: random.Random = field(default_factory=random.Random)
     recognition: Recognition | None = None  # real mode: the worker pool; None in scripted mode
-    media_dir: Path | None = None  # real mode: where uploads are kept for the workers
-    own_media: bool = False  # media_dir is a temporary folder of this backend's (no data dir): emptied as it goes
+    kept: MediaStore | None = None  # real mode: where uploads are kept for the workers (mediastore.py)
+    own_media: bool = False  # `kept` is a temporary folder of this backend's (no data dir): emptied as it goes
     _signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def __post_init__(self) -> None:
@@ -151,6 +151,27 @@ class Backend:
         media_path: Path | None = None,
     ) -> dict[str, str]:
         """Create (conversation_id None) or append: returns the 201 body; queues the `scheduled` webhook."""
+        try:
+            return self._submit(
+                media=media, utterances=utterances, topics=topics, params=params,
+                conversation_id=conversation_id, will_fail=will_fail, media_path=media_path,
+            )  # fmt: skip
+        finally:
+            if self.own_media and self.kept is not None and media_path is not None:
+                self.kept.settle(media.sha256)  # recorded or refused: from now on its jobs decide
+                self._forget_media(media.sha256)
+
+    def _submit(
+        self,
+        *,
+        media: MediaInfo,
+        utterances: tuple[Utterance, ...],
+        topics: tuple[str, ...],
+        params: AsyncParams,
+        conversation_id: str | None,
+        will_fail: bool,
+        media_path: Path | None,
+    ) -> dict[str, str]:
         self.advance()
         conv = self.conversation(conversation_id) if conversation_id is not None else None
         if self.active_jobs() >= self.settings.concurrency_limit:
@@ -188,16 +209,11 @@ class Backend:
         return {"conversationId": conv.id, "jobId": job.id}
 
     def keep_media(self, data: bytes, sha256: str) -> Path:
-        """The upload stored by content (written once, atomically) for a worker process to read."""
-        if self.media_dir is None:
-            self.media_dir, self.own_media = Path(tempfile.mkdtemp(prefix="symbl-media-")), True
-        path = self.media_dir / sha256
-        if not path.exists():
-            fd, temp = tempfile.mkstemp(dir=self.media_dir, prefix=".upload-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(temp, path)
-        return path
+        """The upload stored by content (once, atomically; mediastore.py) for a worker process to read. Without
+        a data dir the store is a private temporary folder of this backend's."""
+        if self.kept is None:
+            self.kept, self.own_media = MediaStore(Path(tempfile.mkdtemp(prefix="symbl-media-"))), True
+        return self.kept.put(sha256, data)
 
     # --- jobs (§4) ------------------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, str]:
@@ -270,13 +286,14 @@ class Backend:
             production.produce(conv, job, start_wall=self.wall(job.started_at), seed=self.settings.seed)
         return Transition(job.id, JobStatus.COMPLETED, hook)
 
-    def _forget_media(self, job: Job) -> None:
-        """Rule: an upload in this backend's own temporary folder is deleted when its last job ends (a server
-        without a data dir must not fill the disk); a data dir's media are the durable backend's to release."""
-        if not self.own_media or job.media_path is None:
-            return
-        if not any(j.media.sha256 == job.media.sha256 for j in self.active.values() if j.id != job.id):
-            job.media_path.unlink(missing_ok=True)
+    def _forget_media(self, sha256: str) -> None:
+        """Rule: an upload in this backend's own temporary folder is deleted once no job that has not ended needs
+        it and no submit is bringing it (a server without a data dir must not fill the disk); a data dir's media
+        are the durable backend's to release, after its commit."""
+        if self.own_media and self.kept is not None and not any(
+            j.media.sha256 == sha256 and j.status in ACTIVE for j in self.active.values()
+        ):
+            self.kept.release(sha256)
 
     def _step_real(self, job: Job, recognition: Recognition, now: float) -> Transition | None:
         """Real mode: a job starts when its conversation's previous job is terminal and a worker is free, and
@@ -298,7 +315,6 @@ class Backend:
         if outcome is None and recognition.running(job.id):
             return None
         job.ends_at = now
-        self._forget_media(job)
         if outcome is not None:
             error = outcome.error
         else:
@@ -306,10 +322,12 @@ class Backend:
         conv = self.conversations.get(job.conversation_id)
         if error is not None or outcome is None or outcome.transcript is None:
             move(job, JobStatus.FAILED)
+            self._forget_media(job.media.sha256)
             job.failure = error
             self.stats["jobs_failed"] += 1
             return Transition(job.id, JobStatus.FAILED, hook)
         move(job, JobStatus.COMPLETED)
+        self._forget_media(job.media.sha256)
         self.stats["jobs_completed"] += 1
         if conv is not None:
             assert job.started_at is not None

@@ -38,14 +38,19 @@ ENDED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 
 
 class DurableBackend(Backend):
-    __slots__ = ("kept", "storage", "time")
+    __slots__ = ("storage", "time")
 
     def __init__(self, settings: Settings, clock: Clock, wall_epoch: float, *, storage: Storage) -> None:
         super().__init__(settings, clock, wall_epoch)
         self.storage = storage
         self.kept = MediaStore(storage.media_dir)
-        self.media_dir = self.kept.folder
         self.time = rows.Timebase(self.wall, self._clock_at)
+
+    @property
+    def media(self) -> MediaStore:
+        """The data dir's media store (the base class's `kept`, always set here)."""
+        assert self.kept is not None
+        return self.kept
 
     def _clock_at(self, wall: float) -> float:
         return self.clock_origin + (wall - self.wall_epoch)
@@ -72,7 +77,7 @@ class DurableBackend(Backend):
             self.storage.put("meta", [("signing_key", self._signing_key)])
             self.storage.put("jobs", [rows.job_row(job, self.time) for job in requeued])
             self._put_meta(ids=True)
-        self.kept.keep_only(job.media.sha256 for job in self.active.values())
+        self.media.keep_only(job.media.sha256 for job in self.active.values())
 
     def _restore_jobs(self, saved: list[Row], now: float) -> list[Job]:
         """Every job in submission order; the unfinished ones scheduled again at `now` (returned)."""
@@ -83,7 +88,7 @@ class DurableBackend(Backend):
                 job.status, job.submitted_at, job.started_at, job.ends_at = JobStatus.SCHEDULED, now, None, None
                 self.active[job.id] = job
                 requeued.append(job)
-            stored = self.kept.path(job.media.sha256)
+            stored = self.media.path(job.media.sha256)
             job.media_path = stored if stored.exists() else None
             self.jobs[job.id] = job
             if job.conversation_id in self.conversations:
@@ -98,7 +103,7 @@ class DurableBackend(Backend):
 
     # --- submissions and jobs -------------------------------------------------------------------------
     def keep_media(self, data: bytes, sha256: str) -> Path:
-        return self.kept.put(sha256, data)
+        return self.media.put(sha256, data)
 
     def submit(self, *args: Any, **kwargs: Any) -> dict[str, str]:
         kept = kwargs.get("media") if kwargs.get("media_path") is not None else None
@@ -106,7 +111,7 @@ class DurableBackend(Backend):
             body = super().submit(*args, **kwargs)
         except Exception:
             if isinstance(kept, MediaInfo):  # refused (429, 404): nothing needs the medium it brought
-                self.kept.settle(kept.sha256)
+                self.media.settle(kept.sha256)
                 self._release([kept.sha256])
             raise
         job = self.jobs[body["jobId"]]
@@ -115,14 +120,14 @@ class DurableBackend(Backend):
             self.storage.put("jobs", [rows.job_row(job, self.time)])
             self._put_meta(ids=True)
         if isinstance(kept, MediaInfo):
-            self.kept.settle(kept.sha256)  # recorded: the job holds it now
+            self.media.settle(kept.sha256)  # recorded: the job holds it now
         return body
 
     def _release(self, digests: list[str]) -> None:
         needed = {job.media.sha256 for job in self.active.values() if job.status in ACTIVE}
         for digest in digests:
             if digest not in needed:
-                self.kept.release(digest)
+                self.media.release(digest)
 
     def advance(self) -> list[Transition]:
         moved = super().advance()
@@ -189,7 +194,7 @@ class DurableBackend(Backend):
         with self.storage.transaction():
             self.storage.clear(keep_meta=("signing_key",))
             self._put_meta(ids=True)
-        self.kept.keep_only(())
+        self.media.keep_only(())
 
     # --- tokens -----------------------------------------------------------------------------------------
     def generate_token(self, body: Any) -> dict[str, Any]:

@@ -93,8 +93,8 @@ async def test_real_mode_recognises_separates_and_fails_cleanly(make_api: MakeAp
     assert any("ready for testing" in q["text"].lower() for q in questions)
     failed = next(j for j in (await api.control("jobs"))["jobs"] if j["id"] == jobs["junk"]["jobId"])
     assert "could not be" in failed["failure"]
-    kept = api.http.app[EMULATOR].backend.media_dir  # without a data dir, uploads go once their jobs end
-    assert kept is not None and not any(kept.iterdir())
+    kept = api.http.app[EMULATOR].backend.kept  # without a data dir, uploads go once their jobs end
+    assert kept is not None and not any(kept.folder.iterdir())
 
 
 async def test_real_mode_refuses_languages_the_model_does_not_know(make_api: MakeApi) -> None:
