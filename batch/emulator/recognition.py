@@ -41,10 +41,10 @@ def _process(path: str, diarize: bool, speaker_count: int | None) -> Transcript:
 def check_models() -> None:
     """Raise speech's ModelMissing (one sentence naming the package) when the real mode cannot run here."""
     from speech.recognizer import model_dir  # noqa: PLC0415 - the `speech` extra is optional
-    from speech.voice.model import SpeakerModel  # noqa: PLC0415
+    from speech.voice import model  # noqa: PLC0415
 
     model_dir()
-    SpeakerModel()
+    model.require()  # checked, not loaded: the server process never runs a model
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,12 @@ def available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None and MODEL.is_file()
 
 
+def require() -> None:
+    """ModelMissing, in one sentence naming the extra, unless `available()`."""
+    if not available():
+        raise ModelMissing("speaker embeddings need onnxruntime: pip install 'symbl-batch[voice]'")
+
+
 def dither(samples: np.ndarray) -> np.ndarray:
     noise = np.random.default_rng(len(samples)).standard_normal(len(samples)).astype(np.float32) * 3e-5
     return np.asarray(samples, dtype=np.float32) + noise
@@ -41,8 +47,7 @@ class SpeakerModel:
     """One onnxruntime session of CAM++ (192-d). `threads` is onnxruntime's intra-op thread count."""
 
     def __init__(self, model: Path = MODEL, *, threads: int = 1) -> None:
-        if not available():
-            raise ModelMissing("speaker embeddings need onnxruntime: pip install 'symbl-batch[voice]'")
+        require()
         import onnxruntime  # noqa: PLC0415 - optional dependency, imported only when voice is used
 
         options = onnxruntime.SessionOptions()
