@@ -1,4 +1,5 @@
-"""Durable run state in SQLite (WAL): every transition is committed before it is acted on.
+"""Durable run state in SQLite (WAL, `synchronous=FULL`: a commit survives a power loss): every transition is
+committed before it is acted on.
 
 Invariants:
 - one row per manifest segment, keyed "<conversation>/<segment>"; its `status` moves only through
@@ -100,7 +101,7 @@ class Store:
             os.close(fd)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
             self._check_version()
         except sqlite3.DatabaseError as exc:
