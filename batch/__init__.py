@@ -17,15 +17,19 @@ if TYPE_CHECKING:
     from batch.errors import (
         ApiError,
         BatchError,
+        Broken,
         InputError,
         LockedError,
         NotFound,
         OutcomeUnknown,
         RateLimited,
         StateError,
+        StateWriteError,
         Transport,
+        Unreachable,
     )
     from batch.events import Event
+    from batch.hooks import AfterConversation, Finished
     from batch.manifest import load as load_manifest
     from batch.models import Conversation, Manifest, Person, Segment
     from batch.outputs import conversation_dir, refresh
@@ -41,14 +45,19 @@ _EXPORTS = {
     "SymblClient": "batch.client",
     "ApiError": "batch.errors",
     "BatchError": "batch.errors",
+    "Broken": "batch.errors",
     "InputError": "batch.errors",
     "LockedError": "batch.errors",
     "NotFound": "batch.errors",
     "OutcomeUnknown": "batch.errors",
     "RateLimited": "batch.errors",
     "StateError": "batch.errors",
+    "StateWriteError": "batch.errors",
     "Transport": "batch.errors",
+    "Unreachable": "batch.errors",
     "Event": "batch.events",
+    "AfterConversation": "batch.hooks",
+    "Finished": "batch.hooks",
     "load_manifest": "batch.manifest:load",
     "Conversation": "batch.models",
     "Manifest": "batch.models",
@@ -78,10 +87,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AfterConversation",
     "ApiError",
     "BatchError",
+    "Broken",
     "Conversation",
     "Event",
+    "Finished",
     "InputError",
     "LockedError",
     "Manifest",
@@ -95,9 +107,11 @@ __all__ = [
     "Runner",
     "Segment",
     "StateError",
+    "StateWriteError",
     "Store",
     "SymblClient",
     "Transport",
+    "Unreachable",
     "conversation_dir",
     "credentials",
     "load_manifest",

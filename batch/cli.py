@@ -1,43 +1,53 @@
 """`symbl-batch`: the command line (click), for people at a terminal and for cron.
 
-Exit codes: 0 every recording saved; 1 some recordings did not finish (reported); 2 bad input or configuration;
-3 another run holds the state's lock; 130 interrupted (the state stays consistent; the same command resumes).
+Exit codes: 0 every recording saved; 1 some recordings did not finish, a hook (reconciliation) failed, or the
+state could not be written (all reported); 2 bad input or configuration; 3 another run holds the state's or the
+output folder's lock; 4 the API is unreachable (nothing was sent; run again later); stopped by a signal,
+128 + its number (the shell's convention): 129 SIGHUP, 130 SIGINT (Ctrl-C), 143 SIGTERM (cron, systemd,
+Kubernetes).
+
+Rule: a stop signal cancels the run's main task, so asyncio unwinds every task and only committed transitions are
+left behind (the state stays consistent, the same command resumes); the report of what is committed is written,
+one line says so and the command exits with the signal's code. Later signals are ignored while the run unwinds
+(it takes moments, and a second Ctrl-C must not turn a clean stop into a traceback); SIGKILL remains for a hang.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 from aiohttp import web
-from rich.console import Console
 from rich.table import Table
 
-from batch import dryrun, logs, prepare, status
+from batch import dryrun, logs, outputs, prepare, status
 from batch import manifest as manifest_module
 from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from batch.emulator.cli import main as emulator_main
 from batch.emulator.storage import StorageError, StoreLocked
-from batch.errors import BatchError, InputError, LockedError, StateError
+from batch.errors import BatchError, InputError, LockedError, StateError, StateWriteError, Unreachable
 from batch.events import Event
 from batch.models import Manifest
-from batch.progress import ProgressView
+from batch.paths import check_run_paths
+from batch.progress import Output, ProgressView
 from batch.render import clock
-from batch.report import Report
-from batch.runner import open_run, options_for, override
+from batch.report import build_report
+from batch.runner import Runner, credentials, open_run, options_for, override
 from batch.store import Store
 from reconcile.cli import EmbeddedServer, after_conversation_hook
 from reconcile.cli import group as reconcile_group
 from speech.errors import SpeechError
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 EMULATOR_SETTINGS = Settings(time_scale=0.01, concurrency_limit=5)
 # seconds of processing per second of media, for the first polls: scripted is the time scale; real is the
 # pipeline's measured speed on one worker (about 8-14x real time, see README "Speech backend"), rounded up
@@ -66,8 +76,10 @@ async def embedded_emulator(
 ) -> AsyncIterator[Manifest]:
     """Start the local backend in-process on loopback, on its kept data (`backend_dir`), and point the
     manifest's API settings at it. It remembers earlier runs, so a re-run resumes as against the real API."""
+    kept = backend_dir(manifest, data_dir)
+    outputs.private_folder(kept.parent)  # the server makes its own folder 0700, but not the parents it needs
     try:
-        app = create_app(replace(EMULATOR_SETTINGS, mode=mode), data_dir=backend_dir(manifest, data_dir))
+        app = create_app(replace(EMULATOR_SETTINGS, mode=mode), data_dir=kept)
     except StoreLocked as exc:
         raise LockedError(f"{exc} (another symbl-batch command with --emulator on it is running)") from None
     except StorageError as exc:
@@ -91,48 +103,22 @@ async def embedded_emulator(
         await runner.cleanup()
 
 
-class Output:
-    """Where logs and the progress view go: JSON lines or text on stderr; the summary on stdout."""
-
-    def __init__(self, *, log_format: str, threshold: int, progress: bool) -> None:
-        self.log_format, self.threshold = log_format, threshold
-        self.err = Console(stderr=True)
-        self.view: ProgressView | None = None
-        self.progress = progress
-
-    def event(self, event: Event) -> None:
-        if logs.LEVELS[logs.level(event)] < self.threshold:
-            return
-        line = logs.as_json(event) if self.log_format == "json" else logs.as_text(event)
-        if self.view is not None:
-            self.view.log(line)
-        else:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-
-
-def summary_table(report: Report, output: Path) -> Table:
-    table = Table(
-        title=f"symbl-batch: {', '.join(f'{k} {v}' for k, v in sorted(report.totals.items()))}",
-        caption=f"results in {output} (report.json, report.md)",
-    )
-    for column in ("segment", "status", "messages", "conversation id", "error"):
-        table.add_column(column, justify="right" if column == "messages" else "left", overflow="fold")
-    for row in report.segments:
-        style = None if row["status"] == "saved" else "red"
-        table.add_row(
-            row["segment"],
-            row["status"],
-            str(row["messages"]),
-            row["conversationId"] or "",
-            row["error"] or "",
-            style=style,
-        )
-    return table
+async def _report_committed(run: Runner) -> None:
+    """A stopped run's report: what the state holds now, when it holds every segment (else there is none)."""
+    rows = run.store.rows()
+    if all(segment.key in rows for segment in run.manifest.segments()):
+        with contextlib.suppress(OSError):
+            await outputs.save_report(run.manifest.api.output, build_report(run.manifest, rows).as_dict())
 
 
 async def _run(loaded: Manifest, *, emulator: str | None, data_dir: Path | None, out: Output, reconcile: bool) -> int:
+    check_run_paths(loaded.api)  # refused (as open_run would) before anything is created
+    if emulator is None:
+        credentials(loaded)
+    outputs.private_folder(loaded.api.output)  # before anything writes there: the server's data, the state, results
+    outputs.private_folder(loaded.api.state.parent)
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(setattr, out, "view", None)  # last out, after the view's own exit, however the run ends
         if emulator is not None:
             loaded = await stack.enter_async_context(embedded_emulator(loaded, mode=emulator, data_dir=data_dir))
             kept = backend_dir(loaded, data_dir)
@@ -140,18 +126,23 @@ async def _run(loaded: Manifest, *, emulator: str | None, data_dir: Path | None,
         options = options_for(loaded)
         if emulator is not None:  # its processing speed is known: the first polls need not guess
             options = replace(options, timing=replace(options.timing, speed_guess=SPEED_GUESS[emulator]))
-        run = await stack.enter_async_context(open_run(loaded, options=options, on_event=out.event))
-        if reconcile and loaded.people:
-            run.flow.after_conversation = after_conversation_hook(run, use_voice=True, emit=out.event)
+        hook = after_conversation_hook(use_voice=True, emit=out.event) if reconcile and loaded.people else None
+        run = await stack.enter_async_context(
+            open_run(loaded, options=options, on_event=out.event, after_conversation=hook)
+        )
         if out.progress:
             out.view = stack.enter_context(ProgressView(out.err, run.snapshot))
-        report = await run.run()
-    out.view = None
-    Console(width=160 if not sys.stdout.isatty() else None).print(summary_table(report, loaded.api.output))
-    return EXIT_OK if report.ok else EXIT_FAILED
+        try:
+            report = await run.run()
+        except asyncio.CancelledError:  # stopped by a signal: the committed state's report, then unwind on
+            await _report_committed(run)
+            raise
+    code = EXIT_OK if report.ok else EXIT_FAILED
+    out.summary(report, loaded.api.output, code)
+    return code
 
 
-async def _dry_run(loaded: Manifest, show: int | None) -> int:
+async def _dry_run(loaded: Manifest, show: int | None, out: Output) -> int:
     store = Store(loaded.api.state).open_readonly() if loaded.api.state.is_file() else None
     try:  # the earlier run's state (if any) supplies rows, the measured speed and cached file hashes
         rows: Mapping[str, Any] = store.rows() if store else {}
@@ -176,37 +167,94 @@ async def _dry_run(loaded: Manifest, show: int | None) -> int:
             ("" if step.measured else "≈") + clock(step.seconds),
             step.action,
         )
-    console = Console(width=160 if not sys.stdout.isatty() else None)
-    console.print(table)
+    out.show(table)
+    lines = []
     if show is not None and len(plan.steps) > show:
-        console.print(f"… and {len(plan.steps) - show:,} more steps (--show 0 lists them all)", markup=False)
+        lines.append(f"… and {len(plan.steps) - show:,} more steps (--show 0 lists them all)")
     basis = "measured by an earlier run" if plan.speed_measured else "assumed"
-    console.print(
+    lines.append(
         f"media to process: {clock(plan.media_seconds)}; estimated job time {clock(plan.job_seconds)} "
         f"at {plan.speed:.3f} s per media second ({basis}); wall time at ceiling {plan.ceiling}: "
-        f"{clock(plan.wall_seconds)}",
-        markup=False,
+        f"{clock(plan.wall_seconds)}"
     )
     skipped = sum(step.action.startswith("skip") for step in plan.steps)
-    console.print(f"a resume would skip {skipped} saved segment(s); state: {loaded.api.state}", markup=False)
+    lines.append(f"a resume would skip {skipped} saved segment(s); state: {loaded.api.state}")
+    out.show(*lines, markup=False)
     return EXIT_OK
 
 
-def _guarded(work: Any) -> int:
+class Stopped(Exception):
+    """The run was stopped by a signal (after unwinding cleanly)."""
+
+    def __init__(self, received: signal.Signals) -> None:
+        super().__init__(received.name)
+        self.signal = received
+
+
+async def _until_stopped(work: Coroutine[Any, Any, int]) -> int:
+    """Await `work` with the stop signals handled by the loop: the first cancels it (raised as Stopped once it has
+    unwound); the rest are ignored. Once it has unwound after a stop, the signals are ignored outright, still
+    inside the loop: a late one must not reach asyncio's handler after the loop closed its wake-up pipe."""
+    loop, main = asyncio.get_running_loop(), asyncio.current_task()
+    assert main is not None
+    received: list[signal.Signals] = []
+
+    def stop(sig: signal.Signals) -> None:
+        if not received:
+            received.append(sig)
+            main.cancel()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop, sig)
     try:
-        return int(asyncio.run(work))
+        return await work
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        main.uncancel()
+        raise Stopped(received[0]) from None
+    finally:
+        if received:
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, signal.SIG_IGN)
+
+
+def _stop_message(received: signal.Signals) -> str:
+    how = "interrupted" if received is signal.SIGINT else f"stopped by {received.name}"
+    return f"{how}; the state is consistent, run the same command again to resume"
+
+
+def _guarded(work: Coroutine[Any, Any, int], out: Output) -> int:  # noqa: PLR0911 - one exit per way to end
+    """Run `work`; every way it can end is an exit code and, for the early ends, one line on stderr."""
+    try:
+        return int(asyncio.run(_until_stopped(work)))
+    except Stopped as exc:
+        for sig in STOP_SIGNALS:  # between the loop's end and the exit, a late signal must not kill us mid-line
+            signal.signal(sig, signal.SIG_IGN)
+        code = 128 + exc.signal
+        out.stopped("stopped", _stop_message(exc.signal), code, signal=exc.signal.name)
+        return code
     except LockedError as exc:
-        click.echo(f"symbl-batch: {exc}", err=True)
+        out.stopped("locked", str(exc), EXIT_LOCKED)
         return EXIT_LOCKED
+    except StateWriteError as exc:  # a full disk, the state deleted mid-run: the run stopped, consistent
+        out.stopped("stopped", str(exc), EXIT_FAILED)
+        return EXIT_FAILED
+    except Unreachable as exc:  # nothing could be sent; the same command later resumes
+        out.stopped("unreachable", str(exc), EXIT_UNREACHABLE)
+        return EXIT_UNREACHABLE
     except (InputError, StateError) as exc:
-        click.echo(f"symbl-batch: {exc}", err=True)
+        out.stopped("refused", str(exc), EXIT_INPUT)
         return EXIT_INPUT
     except SpeechError as exc:  # the embedded backend's models are not installed: configuration, exit 2
-        click.echo(f"symbl-batch: the local backend cannot start: {exc}", err=True)
+        out.stopped("refused", f"the local backend cannot start: {exc}", EXIT_INPUT)
         return EXIT_INPUT
-    except KeyboardInterrupt:
-        click.echo("symbl-batch: interrupted; the state is consistent, run the same command again to resume", err=True)
+    except KeyboardInterrupt:  # Ctrl-C before the loop's handlers were in place
+        out.stopped("stopped", _stop_message(signal.SIGINT), EXIT_INTERRUPTED, signal="SIGINT")
         return EXIT_INTERRUPTED
+    finally:
+        out.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -265,22 +313,24 @@ def run(
     reconcile: bool,
 ) -> None:
     """Process every recording of MANIFEST (.toml or .jsonl); re-running resumes."""
-    tty = sys.stderr.isatty()
+    tty = sys.stderr is not None and sys.stderr.isatty()
     show_progress = tty if progress is None else progress
     out = Output(
         log_format=log_format or ("text" if tty else "json"),
         threshold=logs.LEVELS["warning"] if show_progress and not verbose else logs.threshold(verbose, quiet),
         progress=show_progress,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
     )
 
     async def work() -> int:
         loaded = override(manifest_module.load(manifest), state=state, output=output, concurrency=concurrency)
         if dry_run:
-            return await _dry_run(loaded, show or None)
+            return await _dry_run(loaded, show or None, out)
         mode = backend_mode if emulator else None
         return await _run(loaded, emulator=mode, data_dir=backend_data, out=out, reconcile=reconcile)
 
-    sys.exit(_guarded(work()))
+    sys.exit(_guarded(work(), out))
 
 
 @main.command(name="status")

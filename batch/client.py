@@ -10,18 +10,27 @@ Rules:
   (§13 #18); `Transport` or `Broken` from a submission mean it was never sent (no connection, or the token
   could not be had);
 - uploads stream from disk with an exact Content-Length; nothing reads a file whole;
-- every aiohttp, asyncio and JSON error is translated in `_exchange`, the one place; no secret enters a message.
+- every aiohttp, asyncio and JSON error is translated in `_exchange`, the one place;
+- no secret leaves in an error: every message from a public method is scrubbed of the app secret, the current
+  token and the values given as `redact` (e.g. the webhook path), before any truncation;
+- a token that cannot be had after its retries is `Unreachable`: the API is down or unreachable, and callers
+  queued behind the same failure get it at once instead of retrying one after another;
+- listings are paged to their end, but a listing that stops making progress (ignores `offset`) is `Broken`;
+- an upload whose body was not sent to its last byte cannot have been acted on: its failure is `Transport`
+  (never sent), and `Upload.complete` tells a cancelled caller the same.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import aiofiles
 import aiohttp
@@ -39,10 +48,18 @@ from batch.errors import (
     TooLarge,
     Transport,
     Unauthorized,
+    Unreachable,
 )
 
 MAX_BODY = 256 * 1024 * 1024  # bytes of one answer we are willing to read
 CHUNK = 256 * 1024
+MAX_PAUSE = 300.0  # seconds a Retry-After may make a read wait, at most
+MAX_PAGES = 10_000  # pages of one listing, at most (a million conversations of one name)
+REDACTED = "[redacted]"
+MIN_SECRET = 8  # shorter values (test fixtures) are not scrubbed: every "s" of a message would go; real ones are long
+_BEARER = re.compile(r"(?i)bearer\s+[^\s\"',;]+")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +75,7 @@ class RetryPolicy:
         exc = state.outcome.exception() if state.outcome else None
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, int | float) and retry_after >= 0:
-            return float(min(retry_after, self.cap * 10))
+            return float(min(retry_after, self.cap * 10, MAX_PAUSE))
         if self.cap <= 0:
             return 0.0
         return float(wait_random_exponential(multiplier=self.base, max=self.cap)(state))
@@ -68,6 +85,35 @@ class RetryPolicy:
 class Submitted:
     conversation_id: str
     job_id: str
+
+
+@dataclass(slots=True)
+class Upload:
+    """How far a submission's body went: `complete` once its last byte was handed to the connection (a JSON
+    body counts as complete from the start: it goes in one write)."""
+
+    complete: bool = False
+
+
+def escape_rsql(value: str) -> str:
+    """A value inside an RSQL double-quoted string: backslash and quote escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _redacting(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Scrub secrets from any `ApiError` a public method raises (its class and attributes are kept)."""
+
+    @functools.wraps(method)
+    async def scrubbed(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except ApiError as exc:
+            client = args[0]
+            assert isinstance(client, SymblClient)
+            exc.args = (client.redact(str(exc)),)
+            raise
+
+    return scrubbed
 
 
 def encode_query(params: dict[str, Any]) -> dict[str, str]:
@@ -104,6 +150,7 @@ class SymblClient:
         timeout: float = 60.0,
         upload_timeout: float = 3600.0,
         max_body: int = MAX_BODY,
+        redact: Iterable[str] = (),
     ) -> None:
         self._base = base_url.rstrip("/")
         self._app_id, self._app_secret = app_id, app_secret
@@ -116,9 +163,17 @@ class SymblClient:
         self._token: str | None = None
         self._renew_at = 0.0
         self._token_lock = asyncio.Lock()
+        self._secrets = [v for v in (app_secret, *redact) if len(v) >= MIN_SECRET]
+        self._unreachable: tuple[float, str] | None = None  # when a token could not be had, and why
 
     def __repr__(self) -> str:
         return f"SymblClient(base_url={self._base!r})"  # never the secret or the token
+
+    def redact(self, text: str) -> str:
+        """`text` without the app secret, the token, the `redact` values or anything after "Bearer"."""
+        for secret in [*self._secrets, *([self._token] if self._token else [])]:
+            text = text.replace(secret, REDACTED)
+        return _BEARER.sub(f"Bearer {REDACTED}", text)
 
     # --- auth ------------------------------------------------------------------------------------------
     async def _access_token(self, *, refused: str | None = None) -> str:
@@ -126,6 +181,8 @@ class SymblClient:
         refused at once renew it once)."""
         async with self._token_lock:
             if self._token is None or self._token == refused or self._clock() >= self._renew_at:
+                if self._unreachable is not None and self._clock() - self._unreachable[0] < self._retry.cap:
+                    raise Unreachable(self._unreachable[1])  # the same outage: no second round of retries
                 body = {"type": "application", "appId": self._app_id, "appSecret": self._app_secret}
                 try:
                     answer = await self._retrying(
@@ -136,13 +193,24 @@ class SymblClient:
                         f"{self._base}: the API refused the app id and secret (HTTP {exc.status}); "
                         "check SYMBL_APP_ID and SYMBL_APP_SECRET (or api.app_id / api.app_secret)"
                     ) from None
+                except (Broken, Transport) as exc:
+                    reason = (
+                        f"{self._base}: no access token after {self._retry.attempts} tries ({self.redact(str(exc))}); "
+                        "the API is unreachable or failing, check api.base_url and the network"
+                    )
+                    self._unreachable = (self._clock(), reason)
+                    raise Unreachable(reason) from None
+                self._unreachable = None
                 token, expires = answer.get("accessToken"), answer.get("expiresIn")
                 if not isinstance(token, str) or not isinstance(expires, int | float):
                     raise Broken("POST /oauth2/token:generate: the answer has no accessToken/expiresIn")
                 self._token = token
+                if len(token) >= MIN_SECRET:
+                    self._secrets.append(token)  # an old token in a late error is scrubbed too
                 self._renew_at = self._clock() + expires - min(300.0, expires / 10)
             return self._token
 
+    @_redacting
     async def ready(self) -> None:
         """Have a valid token at hand, so that a submission can go out the moment its intent is written."""
         await self._access_token()
@@ -167,8 +235,10 @@ class SymblClient:
         params: dict[str, str] | None = None,
         json_body: Any = None,
         upload: tuple[Path, int, str] | None = None,
+        progress: Upload | None = None,
     ) -> Any:
         """Send one request and return its JSON; translate every failure into the package's errors."""
+        progress = progress or Upload(complete=upload is None)
         headers = {"Accept": "application/json"}
         if auth is not None:
             headers["Authorization"] = f"Bearer {auth}"
@@ -187,7 +257,7 @@ class SymblClient:
                 if upload is not None:
                     file, size, content_type = upload
                     handle = await stack.enter_async_context(aiofiles.open(file, "rb"))
-                    kwargs["data"] = _stream(handle, size)
+                    kwargs["data"] = _stream(handle, size, progress)
                     kwargs["timeout"] = self._upload_timeout
                     headers |= {"Content-Length": str(size), "Content-Type": content_type}
                 async with self._session.request(method, self._base + path, **kwargs) as resp:
@@ -197,6 +267,8 @@ class SymblClient:
         except aiohttp.ClientConnectorError as exc:  # nothing reached the server
             raise Transport(f"{where}: cannot connect ({exc.os_error.strerror or exc.os_error})") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if submit and not progress.complete:  # the body never went out whole: the server cannot have acted
+                raise Transport(f"{where}: the upload did not complete ({type(exc).__name__}: {exc})") from exc
             kind = OutcomeUnknown if submit else Transport
             raise kind(f"{where}: no answer ({type(exc).__name__})") from exc
 
@@ -208,7 +280,7 @@ class SymblClient:
             except orjson.JSONDecodeError:
                 kind = OutcomeUnknown if submit else Broken  # a 2xx to a submission: the server acted
                 raise kind(f"{where}: answer is not JSON ({resp.content_type})", status=resp.status) from None
-        detail = _server_message(body)
+        detail = _server_message(self.redact(body.decode("utf-8", "replace")))
         message = f"{where}: HTTP {resp.status}" + (f": {detail}" if detail else "")
         if resp.status >= 500:
             raise (OutcomeUnknown if submit else Broken)(message, status=resp.status)
@@ -250,6 +322,7 @@ class SymblClient:
         return await self._retrying(lambda: self._authorized("GET", path, params=params))
 
     # --- operations ------------------------------------------------------------------------------------
+    @_redacting
     async def submit_file(
         self,
         file: Path,
@@ -259,14 +332,21 @@ class SymblClient:
         content_type: str,
         params: dict[str, Any],
         conversation_id: str | None = None,
+        progress: Upload | None = None,
     ) -> Submitted:
         path = f"/v1/process/{kind}" + (f"/{conversation_id}" if conversation_id else "")
         method = "PUT" if conversation_id else "POST"
         answer = await self._authorized(
-            method, path, submit=True, params=encode_query(params), upload=(file, size, content_type)
+            method,
+            path,
+            submit=True,
+            params=encode_query(params),
+            upload=(file, size, content_type),
+            progress=progress or Upload(),
         )
         return _submitted(f"{method} {path}", answer)
 
+    @_redacting
     async def submit_url(
         self, url: str, *, kind: str, params: dict[str, Any], conversation_id: str | None = None
     ) -> Submitted:
@@ -275,36 +355,51 @@ class SymblClient:
         answer = await self._authorized(method, path, submit=True, json_body={"url": url, **params})
         return _submitted(f"{method} {path}", answer)
 
+    @_redacting
     async def job_status(self, job_id: str) -> str:
         answer = await self._get(f"/v1/job/{job_id}")
         status = answer.get("status") if isinstance(answer, dict) else None
         if status not in ("scheduled", "in_progress", "completed", "failed"):
-            raise Broken(f"GET /v1/job/{job_id}: status {status!r} is not in the contract")
+            raise Broken(f"GET /v1/job/{job_id}: status {repr(status)[:80]} is not in the contract")
         return str(status)
 
+    @_redacting
     async def conversations_named(self, name: str, *, page: int = 100) -> list[dict[str, Any]]:
-        """Every conversation with exactly this name, paging through all results (§13 #19)."""
-        found: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            params = {"filter": f'name=="{name}"', "limit": str(page), "offset": str(offset), "order": "asc"}
+        """Every conversation with exactly this name, paging through all results (§13 #19); `Broken` when the
+        listing stops making progress (a page of nothing new) or runs past `MAX_PAGES`."""
+        found: dict[str, dict[str, Any]] = {}
+        seen: set[str] = set()
+        for number in range(MAX_PAGES):
+            params = {
+                "filter": f'name=="{escape_rsql(name)}"',
+                "limit": str(page),
+                "offset": str(number * page),
+                "order": "asc",
+            }
             batch = _list(await self._get("/v1/conversations", params), "conversations", "GET /v1/conversations")
-            found += [c for c in batch if c.get("name") == name]
+            ids = {str(c.get("id")) for c in batch}
+            if batch and ids <= seen:
+                raise Broken("GET /v1/conversations: the listing repeats itself (it ignores offset); cannot page it")
+            seen |= ids
+            found |= {str(c.get("id")): c for c in batch if c.get("name") == name and c.get("id") is not None}
             if len(batch) < page:
-                return found
-            offset += page
+                return list(found.values())
+        raise Broken(f"GET /v1/conversations: more than {MAX_PAGES} pages for one name; cannot page it")
 
+    @_redacting
     async def read(self, conversation_id: str, part: str, key: str, **params: str) -> list[dict[str, Any]]:
         """One list endpoint of a conversation: messages, members, insights, questions, ..."""
         path = f"/v1/conversations/{conversation_id}/{part}"
         return _list(await self._get(path, params or None), key, f"GET {path}")
 
+    @_redacting
     async def conversation(self, conversation_id: str) -> dict[str, Any]:
         answer = await self._get(f"/v1/conversations/{conversation_id}")
         if not isinstance(answer, dict):
             raise Broken(f"GET /v1/conversations/{conversation_id}: not an object")
         return answer
 
+    @_redacting
     async def put_member(self, conversation_id: str, member_id: str, *, name: str, email: str | None) -> None:
         body: dict[str, Any] = {"id": member_id, "name": name}
         if email is not None:
@@ -312,7 +407,7 @@ class SymblClient:
         await self._authorized("PUT", f"/v1/conversations/{conversation_id}/members/{member_id}", json_body=body)
 
 
-async def _stream(handle: Any, size: int) -> AsyncIterator[bytes]:
+async def _stream(handle: Any, size: int, progress: Upload) -> AsyncIterator[bytes]:
     """Exactly `size` bytes from an open file, in chunks; the caller owns (and closes) the handle."""
     remaining = size
     while remaining > 0:
@@ -320,10 +415,13 @@ async def _stream(handle: Any, size: int) -> AsyncIterator[bytes]:
         if not chunk:
             raise OSError("the file became shorter while it was being uploaded")
         remaining -= len(chunk)
+        if remaining == 0:
+            progress.complete = True
         yield chunk
 
 
-def _server_message(body: bytes) -> str:
+def _server_message(body: str) -> str:
+    """The answer's `message`, short; the body was already scrubbed of secrets (before this cut)."""
     try:
         message = orjson.loads(body).get("message", "")
     except (orjson.JSONDecodeError, AttributeError):

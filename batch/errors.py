@@ -4,7 +4,8 @@
     ├── InputError              bad manifest, media or configuration; exit code 2; nothing was sent
     │   └── CredentialsRefused  the API refused the app id and secret (the run stops)
     ├── StateError              the state store is unreadable, corrupt or from a newer version
-    │   └── LockedError         another run holds the state's lock; exit code 3
+    │   ├── LockedError         another run holds the state's (or the output folder's) lock; exit code 3
+    │   └── StateWriteError     the state cannot be written now (disk full, file removed): the run stops; exit 1
     └── ApiError                anything the remote API or the network did
         ├── Refused             a definite 4xx answer: the server did not act
         │   ├── Unauthorized    401 (the client regenerates its token once, then raises)
@@ -12,6 +13,7 @@
         │   ├── TooLarge        413
         │   └── RateLimited     429: no job slot; carries Retry-After when the server sent one
         ├── Broken              a 5xx, or an answer that is not the contract's JSON: retry may help
+        ├── Unreachable         no access token after every retry: the API is down or unreachable (the run stops)
         └── Transport           connection refused/reset, timeout
             └── OutcomeUnknown  a submission whose answer was lost after it may have been acted on
 
@@ -39,6 +41,10 @@ class StateError(BatchError):
 
 class LockedError(StateError):
     """Another run holds the lock on this state."""
+
+
+class StateWriteError(StateError):
+    """A transition could not be committed (disk full, I/O error) or the state file vanished mid-run."""
 
 
 class ApiError(BatchError):
@@ -75,6 +81,10 @@ class RateLimited(Refused):
 
 class Broken(ApiError):
     """A 5xx answer or a body that breaks the contract; a retry may help."""
+
+
+class Unreachable(ApiError):
+    """The API could not be reached (or kept failing) for a token: nothing can be sent until it is back."""
 
 
 class Transport(ApiError):

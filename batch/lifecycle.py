@@ -1,17 +1,20 @@
 """The life of one segment, as a table (h11 style): allowed moves and the one function that applies them.
 
     pending ──► submitting ──► submitted ──► finished ──► saved
-       ▲  ▲          │   │          │  ▲
-       │  └─refused──┘   │          ├──┴─► timed_out (keeps its jobId; a later run adopts it again)
-       │                 ▼          └────► failed
-       └──not created── unknown ──► recovered ──► finished
-                            └─────────┴────────► stuck (needs a person; never resent)
+     │ ▲  ▲          │   │          │  ▲
+     │ │  └─refused──┘   │          ├──┴─► timed_out (keeps its jobId; a later run adopts it again)
+     │ │                 ▼          └────► failed
+     │ └──not created── unknown ──► recovered ──► finished
+     │        (or failed) └─────────┴────────► stuck (needs a person; never resent)
+     └─ an earlier try is found to have taken effect ──► recovered
 
 Rules:
 - the intent (`submitting`) is written before the request is sent, so a crash leaves evidence;
 - `submitting` found at start-up means the answer was lost: it becomes `unknown` and is resolved, not resent;
 - an append is sent only when the previous segment of its conversation is `saved`;
-- re-runs retry `failed` and `blocked` segments; `stuck` ones are reported and left alone.
+- re-runs retry `failed` and `blocked` segments; `stuck` ones are reported and left alone;
+- a retry first looks for its earlier try (by the create's intent name, or the append's new messages): what
+  took effect is adopted (`recovered`), never sent twice.
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ class Status(StrEnum):
 
 S = Status
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    S.PENDING: frozenset({S.SUBMITTING, S.BLOCKED, S.PENDING, S.FAILED}),  # pending again: a try that sent nothing
+    S.PENDING: frozenset({S.SUBMITTING, S.BLOCKED, S.PENDING, S.FAILED, S.RECOVERED}),  # pending again: sent nothing
     S.SUBMITTING: frozenset({S.SUBMITTED, S.PENDING, S.FAILED, S.UNKNOWN}),
-    S.UNKNOWN: frozenset({S.RECOVERED, S.PENDING, S.STUCK}),
+    S.UNKNOWN: frozenset({S.RECOVERED, S.PENDING, S.STUCK, S.FAILED}),
     S.RECOVERED: frozenset({S.FINISHED, S.STUCK}),
     S.SUBMITTED: frozenset({S.FINISHED, S.FAILED, S.TIMED_OUT}),
     S.TIMED_OUT: frozenset({S.SUBMITTED}),

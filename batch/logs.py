@@ -2,11 +2,15 @@
 
 Levels: error (failed, stuck, blocked, unresolved), warning (lost answers, 429s, retries, timeouts), info
 (progress), debug (every poll). `-q` shows warnings and errors, `-v` adds debug.
+Besides the run's events, a command writes records of its own in the same format: the `summary` of a run, and
+why it stopped (`stopped`, `refused`, `locked`): in JSON every line of stderr is one object, whatever ended it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -30,9 +34,22 @@ def threshold(verbose: int, quiet: int) -> int:
     return LEVELS["debug"] if verbose else LEVELS["warning"] if quiet else LEVELS["info"]
 
 
+def _utc(now: float | None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
+
+
 def as_json(event: Event, *, now: float | None = None) -> str:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
-    return orjson.dumps({"time": stamp, "level": level(event), **event.as_dict()}).decode()
+    return orjson.dumps({"time": _utc(now), "level": level(event), **event.as_dict()}).decode()
+
+
+def as_json_record(event: str, level: str, fields: Mapping[str, Any], *, now: float | None = None) -> str:
+    """A line of the JSON log that is not a run event: a summary, or why the command stopped."""
+    return orjson.dumps({"time": _utc(now), "level": level, "event": event, **fields}).decode()
+
+
+def as_text_record(event: str, level: str, detail: str, *, now: float | None = None) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(time.time() if now is None else now))
+    return f"{stamp} {level:<7} {event} - {detail}"
 
 
 def as_text(event: Event, *, now: float | None = None) -> str:

@@ -1,7 +1,8 @@
 """Reading a manifest (TOML for people, JSONL for machines) into a validated `Manifest`, or one `InputError`.
 
 Every problem found before submitting is reported, one sentence each: `FILE, line N, FIELD: what is wrong;
-what would be valid`. Nothing is sent when any problem exists.
+what would be valid`. Nothing is sent when any problem exists. The file's text is read by `decode.py` (BOM,
+depth, number length), media by `media.py`; the places a run writes are checked at its start (`paths.py`).
 
 JSONL: one JSON object per line, read as a stream. A line is one of
     {"api": {...}}   {"defaults": {...}}   {"person": {"name": ..., "email": ..., "enrolment": ...}}
@@ -11,23 +12,29 @@ A segment line belongs to its `conversation`; its position among that conversati
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from batch import media
+from batch import decode, media
+from batch.decode import Where
 from batch.errors import InputError
 from batch.locate import toml_line
 from batch.models import DEFAULT_BASE_URL, ApiConfig, Conversation, Manifest, Person, Segment
-from batch.schema import PARAM_NAMES, ConversationIn, ManifestIn, Params, SegmentIn
+from batch.schema import (
+    PARAM_NAMES,
+    TIMING_LIMITS,
+    ConversationIn,
+    ManifestIn,
+    Params,
+    SegmentIn,
+    api_conflicts,
+    server_url_problem,
+    split_url,
+)
 
-Where = tuple[str | int, ...]
 CONVERSATION_KEYS = frozenset({"conversation", "name", "participants"})
 
 
@@ -39,7 +46,7 @@ class Problems:
 
     def add(self, where: Where, message: str) -> None:
         line = self.locate(where)
-        field = ".".join(f"[{p}]" if isinstance(p, int) else p for p in where).replace(".[", "[")
+        field = decode.field_name(where)
         place = f"{self.path}" + (f", line {line}" if line else "") + (f", {field}" if field else "")
         self.items.append(f"{place}: {message}")
 
@@ -55,8 +62,8 @@ def load(path: Path, *, environ: dict[str, str] | None = None) -> Manifest:
         raw, lines = _jsonl(path)
         problems = Problems(path, lambda where: _jsonl_line(lines, where))
     elif path.suffix.lower() == ".toml":
-        text = _read(path)
-        raw = _toml(path, text)
+        text = decode.toml_text(path)
+        raw = decode.toml_table(path, text)
         problems = Problems(path, lambda where: toml_line(text, where))
     else:
         raise InputError(f"{path}: unknown manifest format; use a .toml or .jsonl file")
@@ -73,55 +80,18 @@ def load(path: Path, *, environ: dict[str, str] | None = None) -> Manifest:
     return manifest
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{path}: cannot read the manifest ({exc}); give a readable UTF-8 TOML or JSONL file"
-        ) from None
-
-
-def _toml(path: Path, text: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML: {exc}") from None
-
-
-def _jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The file's objects with their line numbers, read line by line (never the whole file at once)."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            yield from _objects(path, handle)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{path}: cannot read the manifest ({exc}); give a readable UTF-8 TOML or JSONL file"
-        ) from None
-
-
-def _objects(path: Path, lines: Iterator[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(lines, 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{path}, line {number}: not valid JSON ({exc.msg}); write one JSON object per line"
-            ) from None
-        if not isinstance(item, dict):
-            raise InputError(f"{path}, line {number}: expected a JSON object, got {type(item).__name__}")
-        yield number, item
-
-
 def _jsonl(path: Path) -> tuple[dict[str, Any], dict[Where, int]]:
     raw: dict[str, Any] = {"people": [], "conversations": []}
     lines: dict[Where, int] = {}
     by_id: dict[str, tuple[int, dict[str, Any]]] = {}  # conversation id -> (its position, its raw table)
-    for number, item in _jsonl_objects(path):
+    for number, item in decode.jsonl_objects(path):
         if set(item) <= {"api", "defaults"} and item:
             for key in item:
+                if key in raw:  # a second one would silently replace the first
+                    raise InputError(
+                        f"{path}, line {number}: a second {key!r} object (the first is on line "
+                        f"{lines[(key,)]}); give {key} once"
+                    )
                 raw[key], lines[(key,)] = item[key], number
         elif set(item) == {"person"}:
             lines[("people", len(raw["people"]))] = number
@@ -168,21 +138,37 @@ PATTERNS = {
     "base_url": "must be an http or https URL such as https://api.symbl.ai",
     "webhook_public_url": "must be an http or https URL",
     "webhook_listen": "must be host:port, such as 0.0.0.0:8787",
+    **dict.fromkeys(("file", "output", "state", "enrolment"), "must be a path without NUL characters"),
 }
+FIXED = {  # (pydantic's error type, the field or "" for any field): the sentence to print
+    ("extra_forbidden", ""): "unknown key; check its spelling against the manifest reference in README.md",
+    ("missing", ""): "required key is missing",
+    ("too_short", "segments"): "needs at least one segment",
+    ("too_short", "conversations"): "needs at least one conversation",
+}
+RANGE_KINDS = frozenset({"finite_number", "greater_than", "greater_than_equal", "less_than_equal"})
+JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "true or false", list: "a list"}
 
 
 def _explain(error: Any) -> str:
-    kind, message, field = error["type"], error["msg"], error["loc"][-1] if error["loc"] else ""
-    if kind == "extra_forbidden":
-        return "unknown key; check its spelling against the manifest reference in README.md"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "string_pattern_mismatch" and field in PATTERNS:
-        return PATTERNS[str(field)]
-    if kind == "too_short" and field == "segments":
-        return "needs at least one segment"
-    if kind == "too_short" and field == "conversations":
-        return "needs at least one conversation"
+    kind, field = error["type"], str(error["loc"][-1]) if error["loc"] else ""
+    fixed = FIXED.get((kind, "")) or FIXED.get((kind, field))
+    if kind == "string_pattern_mismatch":
+        fixed = PATTERNS.get(field)
+    return fixed or _explain_value(kind, field, error)
+
+
+def _explain_value(kind: str, field: str, error: Any) -> str:
+    given = error.get("input")
+    if kind == "value_error":  # our own validators' sentences (schema.py)
+        return str(error["ctx"]["error"])
+    if kind in ("model_type", "dict_type"):  # pydantic would name the model class, which means nothing here
+        return f"must be a table (a JSON object in JSONL), not {JSON_KINDS.get(type(given), type(given).__name__)}"
+    if kind in RANGE_KINDS and field in TIMING_LIMITS and error["loc"][0] == "api":
+        low = "from 0" if field == "lost_answer_grace" else "above 0"
+        shown = f"{given:g}" if isinstance(given, float | int) else repr(given)
+        return f"must be a finite number of seconds {low} up to {TIMING_LIMITS[field]:g}, not {shown}"
+    message = str(error["msg"])
     return f"{message[0].lower()}{message[1:]}"
 
 
@@ -209,9 +195,16 @@ def _assemble(path: Path, parsed: ManifestIn, problems: Problems, environ: dict[
 
 def _api(root: Path, parsed: ManifestIn, problems: Problems, environ: dict[str, str]) -> ApiConfig:
     given = parsed.api
+    for where, message in api_conflicts(given):
+        problems.add(where, message)
+    from_environment = environ.get("SYMBL_BASE_URL") if given.base_url is None else None
+    if from_environment:
+        problem = server_url_problem(from_environment, example=DEFAULT_BASE_URL)
+        if problem is not None:
+            problems.add((), f"SYMBL_BASE_URL (from the environment) {problem}")
     output = Path(os.path.normpath(root / given.output))
     return ApiConfig(
-        base_url=(given.base_url or environ.get("SYMBL_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+        base_url=(given.base_url or from_environment or DEFAULT_BASE_URL).rstrip("/"),
         app_id=given.app_id or environ.get("SYMBL_APP_ID"),
         app_secret=given.app_secret or environ.get("SYMBL_APP_SECRET"),
         concurrency=given.concurrency,
@@ -231,10 +224,16 @@ def _api(root: Path, parsed: ManifestIn, problems: Problems, environ: dict[str, 
 
 def _person(root: Path, index: int, person: Any, problems: Problems) -> Person:
     enrolment = root / person.enrolment if person.enrolment else None
-    if enrolment is not None and not enrolment.is_file():
-        problems.add(
-            ("people", index, "enrolment"), f"file not found: {person.enrolment}; give a WAV relative to the manifest"
-        )
+    if enrolment is not None:
+        try:
+            media.regular_size(enrolment, wanted="a WAV file")
+        except media.Missing:
+            problems.add(
+                ("people", index, "enrolment"),
+                f"file not found: {person.enrolment}; give a WAV relative to the manifest",
+            )
+        except ValueError as exc:
+            problems.add(("people", index, "enrolment"), str(exc))
     return Person(person.name, person.email.strip().lower(), enrolment)
 
 
@@ -291,7 +290,8 @@ def _segment(
             (*where, "diarizationSpeakerCount"),
             "required when enableSpeakerDiarization is true; give the number of speakers (>= 1)",
         )
-    if "webhookUrl" in params and urlsplit(params["webhookUrl"]).scheme not in ("http", "https"):
+    hook = split_url(params["webhookUrl"]) if "webhookUrl" in params else None
+    if "webhookUrl" in params and (hook is None or hook.scheme not in ("http", "https") or not hook.hostname):
         problems.add((*where, "webhookUrl"), "must be an http or https URL")
     key = f"{conv.id}/{seg.id or j + 1}"
     line = problems.locate(where)
@@ -312,12 +312,13 @@ def _segment(
 
 
 def _check_url(url: str, where: Where, problems: Problems) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = split_url(url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         problems.add(where, "must be an absolute http or https URL that the API can fetch")
     elif parts.username or parts.password:
         problems.add(where, "must not carry credentials (user:password@); use a pre-signed URL instead")
 
 
 def _url_kind(url: str) -> str:
-    return media.kind_from_name(Path(urlsplit(url).path)) or "audio"
+    parts = split_url(url)
+    return (media.kind_from_name(Path(parts.path)) if parts else None) or "audio"

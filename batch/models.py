@@ -7,6 +7,13 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_BASE_URL = "https://api.symbl.ai"
+# The timing defaults, defined here once: the manifest schema, ApiConfig and the engine's Timing all use these.
+POLL_MIN = 1.0  # seconds before the first poll of a job, at least
+POLL_CAP = 30.0  # seconds between polls of one job past its predicted end, at most
+JOB_TIMEOUT = 4 * 3600.0  # seconds a run waits for one job before marking it timed out
+LOST_ANSWER_GRACE = 5.0  # seconds to wait before resolving a lost answer
+UNDECIDED_AFTER = 600.0  # the settling window of a lost answer (plus 3x the predicted processing time)
+PROBE_AFTER = 30.0  # seconds of full, 429-free use before the slot ceiling is raised
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +25,12 @@ class ApiConfig:
     output: Path = Path("output")
     state: Path = Path("output/state.sqlite")
     max_upload_bytes: int = 1 << 30
-    poll_cap: float = 30.0  # seconds between polls of one job past its predicted end, at most
-    job_timeout: float = 4 * 3600.0  # seconds a run waits for one job before marking it timed out
-    poll_min: float = 1.0  # seconds before the first poll of a job, at least
-    lost_answer_grace: float = 5.0  # seconds to wait before resolving a lost answer
-    undecided_after: float = 600.0  # seconds to watch for a lost append's messages before calling it stuck
-    probe_after: float = 30.0  # seconds of full, 429-free use before the slot ceiling is raised
+    poll_cap: float = POLL_CAP
+    job_timeout: float = JOB_TIMEOUT
+    poll_min: float = POLL_MIN
+    lost_answer_grace: float = LOST_ANSWER_GRACE
+    undecided_after: float = UNDECIDED_AFTER
+    probe_after: float = PROBE_AFTER
     webhook_listen: str | None = None  # "host:port" for the optional webhook receiver
     webhook_public_url: str | None = None  # how the API reaches that receiver (default http://host:port)
 

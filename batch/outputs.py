@@ -1,4 +1,4 @@
-"""Results on disk, written atomically (temporary file, fsync, rename) and owner-only (0600).
+"""Results on disk, written atomically (temporary file, fsync, rename) and owner-only: files 0600, folders 0700.
 
 Per conversation, under `<output>/<conversation id>/`: conversation.json, messages.json, members.json,
 insights.json, questions.json, action-items.json, follow-ups.json, topics.json, segments.json (which messages
@@ -6,6 +6,8 @@ each segment produced), transcript.txt, transcript.md and timeline.svg. The run 
 `<output>/report.json` and `<output>/report.md`.
 Rule: a conversation id is a safe folder name (schema.SAFE_ID), and the resolved folder must lie inside the
 output directory; anything else is refused rather than written.
+Rule: a folder is made owner-only when this tool creates it (`private_folder`), never afterwards: a folder that
+exists already (an output directory the user made, their home) keeps the mode its owner chose.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from batch import render
+from batch import render, results
 from batch.client import SymblClient
 from batch.errors import InputError
 
@@ -44,12 +46,15 @@ async def fetch(client: SymblClient, conversation_id: str) -> dict[str, Any]:
     return parts
 
 
-async def refresh(client: SymblClient, output: Path, conversation: str, conversation_id: str) -> dict[str, Any]:
+async def refresh(
+    client: SymblClient, output: Path, conversation: str, conversation_id: str, *, title: str | None = None
+) -> dict[str, Any]:
     """Read the conversation again and rewrite its files (after renames and merges); segments.json is kept."""
     folder = conversation_dir(output, conversation)
     segments = orjson.loads((folder / "segments.json").read_bytes()) if (folder / "segments.json").exists() else []
     parts = await fetch(client, conversation_id)
-    await save_conversation(output, conversation, parts, segments)
+    results.check(conversation_id, parts)
+    await save_conversation(output, conversation, parts, segments, title=title)
     return parts
 
 
@@ -67,8 +72,25 @@ def conversation_dir(output: Path, conversation: str) -> Path:
     return target
 
 
+def private_folder(folder: Path) -> None:
+    """Create `folder` and its missing parents, each 0700. mkdir's mode is masked by the umask, hence the chmod of
+    each folder created here; folders that already existed are left as they are (the module's rule)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:  # another writer (our own writer threads) made it first, 0700 too
+            continue
+        path.chmod(0o700)
+
+
 def _temporary(path: Path, data: bytes, *, sync: bool) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")  # unique: two writers never share a temp
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -152,13 +174,19 @@ def transcript(messages: list[dict[str, Any]]) -> str:
 
 
 async def save_conversation(
-    output: Path, conversation: str, parts: dict[str, Any], segments: list[dict[str, Any]]
+    output: Path,
+    conversation: str,
+    parts: dict[str, Any],
+    segments: list[dict[str, Any]],
+    *,
+    title: str | None = None,
 ) -> Path:
+    """`title`: the conversation's name in the manifest (the server's name carries the create's intent tag)."""
     folder = conversation_dir(output, conversation)
     files = {folder / f"{name}.json": _json(value) for name, value in parts.items()}
     files[folder / "segments.json"] = _json(segments)
     messages = parts.get("messages", [])
-    title = str(parts.get("conversation", {}).get("name") or conversation)
+    title = title or str(parts.get("conversation", {}).get("name") or conversation)
     files[folder / "transcript.txt"] = transcript(messages).encode()
     files[folder / "transcript.md"] = render.transcript_markdown(title, messages, segments).encode()
     files[folder / "timeline.svg"] = render.timeline_svg(title, messages, segments).encode()

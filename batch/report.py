@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from batch.lifecycle import Row, Status
@@ -15,16 +15,17 @@ from batch.models import Manifest
 class Report:
     segments: list[dict[str, Any]]
     totals: dict[str, int]
+    problems: list[str] = field(default_factory=list)  # run-level failures: a hook, an unforeseen error
 
     @property
     def ok(self) -> bool:
-        return all(s["status"] == Status.SAVED for s in self.segments)
+        return not self.problems and all(s["status"] == Status.SAVED for s in self.segments)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "totals": self.totals, "segments": self.segments}
+        return {"ok": self.ok, "totals": self.totals, "problems": self.problems, "segments": self.segments}
 
 
-def build_report(manifest: Manifest, rows: Mapping[str, Row]) -> Report:
+def build_report(manifest: Manifest, rows: Mapping[str, Row], *, problems: Sequence[str] = ()) -> Report:
     segments = []
     for segment in manifest.segments():
         row = rows[segment.key]
@@ -42,4 +43,4 @@ def build_report(manifest: Manifest, rows: Mapping[str, Row]) -> Report:
                 "error": row.error if row.status is not Status.SAVED else None,
             }
         )
-    return Report(segments, dict(Counter(str(s["status"]) for s in segments)))
+    return Report(segments, dict(Counter(str(s["status"]) for s in segments)), list(problems))

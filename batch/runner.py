@@ -1,19 +1,24 @@
 """The run: bring the state in line with the manifest, adopt what an earlier run left in flight, then keep
 every job slot busy until nothing is left. The loop decides nothing itself: the planner picks, the slot
-controller admits, `Flow` carries one segment through the API.
+controller admits, `Flow`'s steps carry one segment through the API and say how each ended.
 
 Invariants:
 - backpressure before spawning: a task exists only for a segment holding a slot (or saving), so tasks and
   memory are bounded by the ceiling, not by the manifest's size;
-- every task belongs to one `asyncio.TaskGroup`; an interrupted run leaves only committed transitions behind.
+- every task belongs to one `asyncio.TaskGroup`; an interrupted run leaves only committed transitions behind;
+- a task's unforeseen exception is that recording's problem (an `internal_error` event, exit 1), never a
+  crashed run; refused credentials, an unreachable API or an unwritable state stop the whole run (`FATAL`);
+- a run holds the state's lock and the output folder's lock: two runs never share either.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,15 +26,20 @@ from typing import Any
 import aiohttp
 
 from batch import manifest as manifest_module
-from batch import outputs, planner, prepare
+from batch import models, outputs, planner, prepare
 from batch.client import RetryPolicy, SymblClient
-from batch.errors import InputError
+from batch.errors import BatchError, InputError, LockedError, StateError, StateWriteError, Unreachable
 from batch.events import Event, EventSink, ignore
 from batch.flow import Flow, Timing
+from batch.hooks import AfterConversation, Finished
 from batch.lifecycle import Status
-from batch.models import Manifest, Segment
+from batch.models import Conversation, Manifest, Segment
+from batch.outcomes import Busy, Completed, Lost, NotSent, Saved, Sent, Step
+from batch.paths import check_run_paths
+from batch.planner import ASSUMED_SPEED
+from batch.polling import PollPlan
 from batch.report import Report, build_report
-from batch.slots import SlotController
+from batch.slots import Lease, SlotController
 from batch.snapshot import Snapshot, take
 from batch.store import StateStore, Store
 from batch.webhooks import Receiver, path_secret
@@ -39,15 +49,20 @@ from batch.webhooks import Receiver, path_secret
 class Options:
     timing: Timing = field(default_factory=Timing)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    probe_after: float = 30.0
+    probe_after: float = models.PROBE_AFTER
     backoff_base: float = 1.0
     tick: float = 0.5
     max_body: int = 256 * 1024 * 1024  # bytes of one API answer held in memory, at most
     max_sending: int = 2  # answers awaited at once above the proven concurrency: bounds a 429 burst
 
 
+FATAL = (InputError, Unreachable, StateWriteError)  # nothing else can succeed: the whole run stops
+
+
 class Runner:
-    """Carries a manifest through the API. `flow.after_conversation` may be set to run after each conversation."""
+    """Carries a manifest through the API. It alone holds job slots (`Lease`): each segment's task takes one,
+    acts on the outcome of every `Flow` step, and gives it back once. `after_conversation` (e.g. reconciliation)
+    runs as its own guarded task after each conversation's last segment is saved."""
 
     def __init__(
         self,
@@ -57,36 +72,51 @@ class Runner:
         *,
         options: Options | None = None,
         on_event: EventSink = ignore,
+        after_conversation: AfterConversation | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.manifest, self.store, self.on_event, self.clock = manifest, store, on_event, clock
+        self.manifest, self.client, self.store, self.on_event, self.clock = manifest, client, store, on_event, clock
         self.options = options or Options()
+        self._sleep = sleep
+        self._after = after_conversation
+        timing = self.options.timing
         self.slots = SlotController(
             manifest.api.concurrency, probe_after=self.options.probe_after, backoff_base=self.options.backoff_base
         )
-        self._wake = asyncio.Event()
-        self.flow = Flow(
-            manifest,
-            client,
-            store,
-            self.slots,
-            timing=self.options.timing,
-            emit=on_event,
-            wake=self._wake.set,
-            clock=clock,
-            sleep=sleep,
-        )
         measured = (store.read_meta("progress") or {}).get("speed")  # an earlier run's measurement, if any
-        if self.flow.polling.speed is None and isinstance(measured, int | float) and measured > 0:
-            self.flow.polling.speed = float(measured)
+        if not (isinstance(measured, int | float) and not isinstance(measured, bool) and 0 < measured < 1e6):
+            measured = None
+        self.polling = PollPlan(
+            first=timing.first_poll_min,
+            growth=timing.poll_growth,
+            cap=timing.poll_cap,
+            nudge=timing.poll_nudge,
+            target=timing.poll_target,
+            speed=timing.speed_guess if timing.speed_guess is not None else measured,
+        )
+        self._wake = asyncio.Event()
+        self._flow: Flow | None = None  # made in `run`, when the webhook receiver (if any) has its address
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._fatal: InputError | None = None
+        self._fatal: BatchError | None = None
+        self._problems: list[str] = []  # run-level failures (a hook, an unforeseen error): exit 1
+        self._sending = 0  # submissions started whose answer has not come yet
         self._conversations = [list(c.segments) for c in manifest.conversations]
+        self._by_id = {c.id: c for c in manifest.conversations}
         self._agenda = planner.Agenda(self._conversations)
         self._ended: set[str] = set()  # keys whose task ended since the last step (they may be ready again)
-        self._reading_ahead: asyncio.Task[None] | None = None  # Flow.prepare for the next submission
+        self._reading_ahead: asyncio.Task[None] | None = None  # Flow.prepare for the next submissions
         self._published = 0.0
+
+    @property
+    def flow(self) -> Flow:
+        if self._flow is None:
+            raise RuntimeError("the run has not started")
+        return self._flow
+
+    @property
+    def speed(self) -> float:
+        return self.polling.speed if self.polling.speed is not None else ASSUMED_SPEED
 
     def snapshot(self) -> Snapshot:
         """Counts per status, slots in use and the ceiling, and the ETA, as of now."""
@@ -95,7 +125,7 @@ class Runner:
             self.store.rows(),
             in_use=self.slots.in_use,
             ceiling=self.slots.limit,
-            speed=self.flow.speed,
+            speed=self.speed,
         )
 
     def _publish(self, *, force: bool = False) -> None:
@@ -103,46 +133,80 @@ class Runner:
         now = self.clock()
         if force or now - self._published >= 1.0:
             self._published = now
-            facts = {"updated_at": time.time(), "speed": self.flow.polling.speed}  # None until measured
+            facts = {"updated_at": time.time(), "speed": self.polling.speed}  # None until measured
             self.store.write_meta("progress", self.snapshot().as_dict() | facts)
+
+    def _notice(self, job_id: str) -> None:
+        if self._flow is not None:
+            self._flow.notice(job_id)
 
     async def run(self) -> Report:
         api = self.manifest.api
-        receiver = None
+        receiver, webhook_url = None, None
         if api.webhook_listen is not None and api.app_secret:
             host, port = api.webhook_listen.rsplit(":", 1)
-            receiver = Receiver(secret=path_secret(api.app_secret), notify=self.flow.notice)
-            self.flow.webhook_url = await receiver.start(host, int(port), api.webhook_public_url)
+            receiver = Receiver(secret=path_secret(api.app_secret), notify=self._notice)
+            try:
+                webhook_url = await receiver.start(host, int(port), api.webhook_public_url)
+            except OSError as exc:
+                raise InputError(
+                    f"{self.manifest.path}: api.webhook_listen '{api.webhook_listen}': cannot listen there "
+                    f"({exc.strerror or exc}); give a local host:port that resolves and is free"
+                ) from None
             self.on_event(Event("webhooks", detail=f"listening on {receiver.base_url}"))
+        self._flow = Flow(
+            self.manifest,
+            self.client,
+            self.store,
+            self.polling,
+            timing=self.options.timing,
+            emit=self.on_event,
+            webhook_url=webhook_url,
+            clock=self.clock,
+            sleep=self._sleep,
+        )
         try:
             return await self._run()
         finally:
             if receiver is not None:
                 await receiver.stop()
+            with contextlib.suppress(StateError):  # e.g. a full disk: the run already says so
+                self._publish(force=True)  # however the run ended: `status` shows what holds slots now (none)
 
     async def _run(self) -> Report:
         for note in await prepare.synchronise(self.store, self.manifest):
             self.on_event(Event("resume", detail=note))
+        try:  # an unreachable API or refused credentials stop the run before anything is adopted or sent
+            await self.client.ready()
+        except FATAL as exc:
+            self._fatal = exc
         self._ended = {s.key for segments in self._conversations for s in segments}  # the first step plans all
-        async with asyncio.TaskGroup() as group:
-            self._adopt(group)
-            if self.flow.after_conversation is not None:
-                self._spawn(group, "<after earlier runs>", self._catch_up())
-            while await self._step(group):
-                self._publish()
-        if self._fatal is not None:  # a configuration error stopped the run: report it plainly
-            raise self._fatal
+        if self._fatal is None:
+            async with asyncio.TaskGroup() as group:
+                self._adopt(group)
+                if self._after is not None:
+                    self._spawn(group, "<after earlier runs>", self._catch_up())
+                while await self._step(group):
+                    self._publish()
         self._publish(force=True)
-        report = build_report(self.manifest, self.store.rows())
-        await outputs.save_report(self.manifest.api.output, report.as_dict())
+        report = build_report(self.manifest, self.store.rows(), problems=self._problems)
+        try:
+            await outputs.save_report(self.manifest.api.output, report.as_dict())
+        except OSError as exc:  # a full disk: the state still holds every outcome; the run says so and exits 1
+            self._problem("report_failed", "<report>", f"cannot write report.json/report.md: {exc}")
+            report = build_report(self.manifest, self.store.rows(), problems=self._problems)
+        if self._fatal is not None:
+            raise self._fatal
         return report
 
     def _spawn(self, group: asyncio.TaskGroup, key: str, work: Awaitable[None]) -> None:
         async def tracked() -> None:
             try:
                 await work
-            except InputError as exc:  # e.g. refused credentials: nothing else can succeed, stop everything
+            except FATAL as exc:  # e.g. refused credentials, the API gone, the state unwritable: stop everything
                 self._fatal = self._fatal or exc
+            except Exception as exc:  # an unforeseen failure: this recording's problem, never the whole run's
+                self._problem("internal_error", key, f"{type(exc).__name__}: {self.client.redact(str(exc))}")
             finally:
                 self._running.pop(key, None)
                 self._ended.add(key)
@@ -150,16 +214,75 @@ class Runner:
 
         self._running[key] = group.create_task(tracked())
 
+    def _problem(self, event: str, key: str, detail: str, **fields: Any) -> None:
+        self._problems.append(f"{key}: {event}: {detail}")
+        self.on_event(Event(event, key if "/" in key else None, detail=detail, **fields))
+
+    def _lease(self) -> Lease:
+        """A slot, taken now (before the task that holds it is even started: the next step sees it taken)."""
+        return Lease(self.slots, self.clock, self._wake.set)
+
+    async def _carry(
+        self, group: asyncio.TaskGroup, segment: Segment, lease: Lease, first: Awaitable[Step], *, sending: bool
+    ) -> None:
+        """One segment's work while it holds a slot, then (if its job completed) its save, without the slot."""
+        try:
+            try:
+                step = await first
+            finally:
+                self._sending -= sending
+            while isinstance(step, Sent | Lost):
+                step = await (self.flow.poll(segment) if isinstance(step, Sent) else self.flow.resolve(segment))
+            if isinstance(step, Busy):
+                decision = lease.rejected(step.retry_after)
+                self._row_event("rate_limited", segment, f"ceiling {decision.ceiling}, pause {decision.pause:.1f}s")
+                return
+            lease.release()
+            if isinstance(step, NotSent):
+                self.slots.pause(self.clock(), step.pause)
+            if not isinstance(step, Completed):
+                return
+        finally:
+            lease.release()
+        await self._save(group, segment)
+
+    def _row_event(self, name: str, segment: Segment, detail: str) -> None:
+        row = self.store.row(segment.key)
+        self.on_event(
+            Event(name, segment.key, segment.conversation, row.conversation_id, row.job_id, segment.line, detail)
+        )
+
+    async def _save(self, group: asyncio.TaskGroup, segment: Segment) -> None:
+        saved = await self.flow.save(segment)
+        self._wake.set()
+        if isinstance(saved, Saved) and saved.last_of_conversation and self._after is not None:
+            conversation = self._by_id[segment.conversation]
+            conversation_id = self.store.row(segment.key).conversation_id
+            assert conversation_id is not None
+            self._spawn(group, f"<hook {conversation.id}>", self._hook(conversation, conversation_id, saved.parts))
+
+    async def _hook(self, conversation: Conversation, conversation_id: str, parts: dict[str, Any] | None) -> None:
+        """The after-conversation hook, guarded: its failure is reported (exit 1), the run goes on."""
+        assert self._after is not None
+        try:
+            await self._after(Finished(conversation, conversation_id, parts, self.client, self.manifest))
+        except FATAL:
+            raise
+        except Exception as exc:
+            detail = self.client.redact(str(exc) if isinstance(exc, BatchError) else f"{type(exc).__name__}: {exc}")
+            self._problems.append(f"{conversation.id}: reconcile_failed: {detail}")
+            self.on_event(
+                Event("reconcile_failed", conversation=conversation.id, conversation_id=conversation_id, detail=detail)
+            )
+
     def _read_ahead(self, group: asyncio.TaskGroup, segments: list[Segment]) -> None:
         """While every slot is busy, read the evidence of the next submissions (Flow.prepare), one at a time."""
-        wanted = {s.key for s in segments}
-        for key in [k for k in self.flow.prepared if k not in wanted]:  # the order changed: drop, read later
-            del self.flow.prepared[key]
+        self.flow.forget_prepared({s.key for s in segments})
 
         async def read() -> None:
             try:
                 for segment in segments:
-                    if segment.key not in self.flow.prepared and segment.key not in self._running:
+                    if segment.key not in self.flow.prepared() and segment.key not in self._running:
                         await self.flow.prepare(segment)
             finally:
                 self._reading_ahead = None
@@ -170,14 +293,13 @@ class Runner:
     async def _catch_up(self) -> None:
         """Conversations an earlier run finished (perhaps killed before its hook ran) get the hook now; the hook
         itself skips what it has already done."""
-        assert self.flow.after_conversation is not None
         rows = dict(self.store.rows())  # a snapshot: conversations saved later get the hook from their own save
         for conversation in self.manifest.conversations:
             mine = [rows.get(s.key) for s in conversation.segments]
             if all(r is not None and r.status is Status.SAVED for r in mine) and mine and mine[0]:
                 conversation_id = mine[0].conversation_id
                 if conversation_id is not None:
-                    await self.flow.after_conversation(conversation, conversation_id)
+                    await self._hook(conversation, conversation_id, None)
 
     def _adopt(self, group: asyncio.TaskGroup) -> None:
         """Segments an earlier run left in flight hold slots again before anything new is sent."""
@@ -187,22 +309,11 @@ class Runner:
             if segment is None:
                 continue
             if row.status in (Status.SUBMITTED, Status.UNKNOWN, Status.RECOVERED):
-                self.slots.started(self.clock())
                 work = self.flow.poll(segment) if row.status is Status.SUBMITTED else self.flow.resolve(segment)
-                self.on_event(
-                    Event(
-                        "adopted",
-                        key,
-                        segment.conversation,
-                        row.conversation_id,
-                        row.job_id,
-                        segment.line,
-                        row.status.value,
-                    )
-                )
-                self._spawn(group, key, work)
+                self._row_event("adopted", segment, row.status.value)
+                self._spawn(group, key, self._carry(group, segment, self._lease(), work, sending=False))
             elif row.status is Status.FINISHED:
-                self._spawn(group, key, self.flow.save(segment))
+                self._spawn(group, key, self._save(group, segment))
 
     async def _step(self, group: asyncio.TaskGroup) -> bool:
         """Start what may start; wait for a change. False when nothing is running and nothing can start."""
@@ -220,18 +331,18 @@ class Runner:
             self.store.move(segment.key, Status.BLOCKED, error="an earlier segment of the conversation did not finish")
             self.on_event(Event("blocked", segment.key, segment.conversation, line=segment.line))
         best = self._agenda.best()
-        window_open = not self.slots.probing() or self.flow.sending < self.options.max_sending
+        window_open = not self.slots.probing() or self._sending < self.options.max_sending
         if best is not None and self.slots.can_start(now) and window_open:
-            self.slots.started(now)
-            self.flow.sending += 1
+            self._sending += 1
             self._agenda.take(best)
-            self._spawn(group, best.key, self.flow.submit(best))
+            work = self._carry(group, best, self._lease(), self.flow.submit(best), sending=True)
+            self._spawn(group, best.key, work)
             return True
         if best is None and not self._running:
             return False
         if best is not None and self._reading_ahead is None:
             upcoming = self._agenda.upcoming(min(8, self.slots.limit))
-            if any(s.key not in self.flow.prepared for s in upcoming):
+            if any(s.key not in self.flow.prepared() and s.index > 0 for s in upcoming):
                 self._read_ahead(group, upcoming)
         self._wake.clear()
         timeout = self.slots.wait_hint(now) or self.options.tick
@@ -273,16 +384,19 @@ async def open_run(
     output: Path | None = None,
     concurrency: int | None = None,
     session: aiohttp.ClientSession | None = None,
+    after_conversation: AfterConversation | None = None,
 ) -> AsyncIterator[Runner]:
     """The library entry point: `async with open_run("x.toml") as run: report = await run.run()`.
 
-    Validates the manifest (InputError), takes the state's lock (LockedError), and closes everything after.
+    Validates the manifest (InputError), takes the state's and the output folder's locks (LockedError), and
+    closes everything after.
     """
     loaded = manifest if isinstance(manifest, Manifest) else manifest_module.load(Path(manifest))
     loaded = override(loaded, state=state, output=output, concurrency=concurrency)
+    check_run_paths(loaded.api)
     app_id, app_secret = credentials(loaded)
     options = options or options_for(loaded)
-    with Store(loaded.api.state) as store:
+    with Store(loaded.api.state) as store, output_lock(loaded.api.output):
         own = session is None
         http = session or aiohttp.ClientSession()
         try:
@@ -293,8 +407,11 @@ async def open_run(
                 session=http,
                 retry=options.retry,
                 max_body=options.max_body,
+                redact=[path_secret(app_secret)],  # the webhook path: a server that echoes it must not leak it
             )
-            yield Runner(loaded, client, store, options=options, on_event=on_event)
+            yield Runner(
+                loaded, client, store, options=options, on_event=on_event, after_conversation=after_conversation
+            )
         finally:
             if own:
                 await http.close()
@@ -305,3 +422,25 @@ def override(manifest: Manifest, **changes: Any) -> Manifest:
     if changes.get("output") is not None and changes.get("state") is None:
         api = replace(api, state=api.output / "state.sqlite")
     return replace(manifest, api=api)
+
+
+LOCK_NAME = ".symbl-batch.lock"
+
+
+@contextlib.contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """Hold `<output>/.symbl-batch.lock` for the run: two runs with different states on one output folder
+    would each submit everything (and overwrite each other's results)."""
+    output.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = output / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockedError(
+                f"{output}: another run writes to this output folder ({path}); wait for it to finish"
+            ) from None
+        yield
+    finally:
+        os.close(fd)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -112,3 +113,31 @@ class SlotController:
                 self._busy_since = now
         else:
             self._busy_since = None
+
+
+class Lease:
+    """One job slot held by one segment: taken when made, given back exactly once — `release` (the job ended or
+    nothing was sent) or `rejected` (429) — however the segment's work ends (a `finally` calls `release`)."""
+
+    def __init__(self, slots: SlotController, clock: Callable[[], float], wake: Callable[[], None]) -> None:
+        self._slots, self._clock, self._wake = slots, clock, wake
+        self._held = True
+        slots.started(clock())
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._slots.released(self._clock())
+            self._wake()
+
+    def rejected(self, retry_after: float | None) -> Decision:
+        """The submission got 429: the slot goes back with the ceiling lowered and submissions paused."""
+        assert self._held, "a lease is given back once"
+        self._held = False
+        decision = self._slots.rejected(self._clock(), retry_after)
+        self._wake()
+        return decision

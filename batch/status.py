@@ -1,4 +1,8 @@
-"""`symbl-batch status`: what a state file says about a run, read without taking its lock."""
+"""`symbl-batch status`: what a state file says about a run, read without taking its lock.
+
+Rule: a state file that a hand edit or a corruption left unreadable (a row, or the run's progress facts) is a
+StateError naming the file and the part, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from batch.errors import StateError
 from batch.lifecycle import Row, Status
 from batch.render import clock
 from batch.store import Store
@@ -43,12 +48,44 @@ def read(state: Path) -> StatusReport:
     store = Store(state).open_readonly()
     try:
         rows = store.rows()
-        progress = store.read_meta("progress")
+        progress = _progress(store)
     finally:
         store.close()
     counts = dict(Counter(r.status.value for r in rows.values()))
     problems = sorted((r for r in rows.values() if r.status in PROBLEMS), key=lambda r: r.key)
     return StatusReport(state, running(state), counts, progress, problems)
+
+
+PROGRESS_FIELDS = {"in_use": (int,), "ceiling": (int,), "updated_at": (int, float), "eta_seconds": (int, float)}
+
+
+def _progress(store: Store) -> dict[str, Any] | None:
+    """The run's last published progress (`Runner._publish`), checked for the fields `describe` prints."""
+    problem: str | None
+    try:
+        found = store.read_meta("progress")
+        problem = _progress_problem(found)
+    except (ValueError, RecursionError):  # not JSON (JSONDecodeError is a ValueError)
+        found, problem = None, "not JSON"
+    if problem is not None:
+        raise StateError(
+            f"{store.path}: the run's progress (meta key 'progress') is {problem}; "
+            "run the manifest again to rewrite it, or move the state file away to start afresh"
+        )
+    return found if isinstance(found, dict) else None
+
+
+def _progress_problem(found: Any) -> str | None:
+    if found is None:
+        return None
+    if not isinstance(found, dict):
+        return "not a JSON object"
+    for name, kinds in PROGRESS_FIELDS.items():
+        value = found.get(name)
+        optional = name in ("updated_at", "eta_seconds") and value is None
+        if not optional and (not isinstance(value, kinds) or isinstance(value, bool)):
+            return f"missing a number {name}" if value is None else f"holding {name} = {value!r}, not a number"
+    return None
 
 
 def describe(report: StatusReport, *, now: float | None = None) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from batch.errors import LockedError, StateError
+from batch.errors import LockedError, StateError, StateWriteError
 from batch.lifecycle import Row, Status, check
 
 SCHEMA_VERSION = 1
@@ -74,6 +74,7 @@ class Store:
         self._loaded = False
         self._changed: set[str] = set()
         self._depth = 0  # > 0 inside `batched()`: one transaction for many writes
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file this run opened
 
     def open_readonly(self) -> Store:
         """For `status` and `--dry-run`: no lock, no writes; a missing file is a StateError."""
@@ -104,6 +105,8 @@ class Store:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
             self._check_version()
+            found = os.stat(self.path)
+            self._identity = (found.st_dev, found.st_ino)
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StateError(f"{self.path}: not a usable state file ({exc}); move it away to start afresh") from None
@@ -155,20 +158,31 @@ class Store:
             raise StateError("the state store is not open")
         return self._db
 
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
+        """One write statement; an SQLite failure (disk full, I/O error) is a `StateWriteError`: the run stops."""
+        try:
+            self.db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise StateWriteError(
+                f"{self.path}: cannot write the state ({exc}); the run stops here, consistent; "
+                "free some space (or fix the file) and run the same command again"
+            ) from None
+
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         if self._depth:
             yield self.db
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        self._write("BEGIN IMMEDIATE")
         try:
             yield self.db
+            self._write("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # a failed COMMIT may have rolled back already
+                self.db.execute("ROLLBACK")
             self._loaded = False  # the cache may hold rolled-back rows: read them again
             self._cache.clear()
             raise
-        self.db.execute("COMMIT")
 
     @contextlib.contextmanager
     def batched(self) -> Iterator[None]:
@@ -192,7 +206,7 @@ class Store:
         columns = "key, conversation, idx, fingerprint, status, conversation_id, job_id, evidence, message_ids"
         query = f"SELECT {columns}, attempts, error FROM segments {where}"  # noqa: S608 - `where` is a literal here
         cursor = self.db.execute(query, args)
-        return [_row(r) for r in cursor]
+        return [_row(self.path, r) for r in cursor]
 
     def _fresh(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
         self.rows()
@@ -207,7 +221,7 @@ class Store:
         return MappingProxyType(self._cache)
 
     def insert(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
-        self.db.execute(
+        self._write(
             "INSERT INTO segments (key, conversation, idx, fingerprint, status, updated_at) VALUES (?,?,?,?,?,?)",
             (key, conversation, idx, fingerprint, Status.PENDING.value, time.time()),
         )
@@ -215,7 +229,7 @@ class Store:
 
     def replace(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
         """A changed segment (content or parameters): start it afresh as pending, keeping the old row in history."""
-        self.db.execute(
+        self._write(
             "UPDATE segments SET fingerprint=?, status=?, conversation_id=NULL, job_id=NULL, evidence=NULL, "
             "message_ids=NULL, attempts=0, error=?, updated_at=? WHERE key=?",
             (fingerprint, Status.PENDING.value, "changed: resubmitted", time.time(), key),
@@ -235,8 +249,10 @@ class Store:
         if current is None:
             raise StateError(f"no state row for segment {key}")
         check(current.status, new)
+        if new is Status.SUBMITTING:
+            self._check_identity()
         sets = "".join(f", {k}=?" for k in values)
-        self.db.execute(
+        self._write(
             f"UPDATE segments SET status=?, updated_at=?{sets} WHERE key=?",  # noqa: S608 - column names come from the allow-list above
             (new.value, time.time(), *values.values(), key),
         )
@@ -248,10 +264,25 @@ class Store:
     def row(self, key: str) -> Row:
         return self.rows()[key]
 
+    def _check_identity(self) -> None:
+        """Before an intent: the state file is still the one this run opened. Were it deleted (say, with the
+        output folder) or replaced, a later run could not know what was sent: stop before sending more."""
+        if self._identity is None:
+            return
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            found = None
+        if found is None or (found.st_dev, found.st_ino) != self._identity:
+            raise StateWriteError(
+                f"{self.path}: the state file was removed or replaced while the run was going; nothing more is "
+                "sent (a run without it would submit everything again); restore it, or start afresh on purpose"
+            )
+
     # --- run facts for `status` (never secrets) --------------------------------------------------------
     def write_meta(self, key: str, value: Any) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        with self._tx():
+            self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def read_meta(self, key: str) -> Any:
         found = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -263,21 +294,54 @@ class Store:
         return found[2] if found and (found[0], found[1]) == (size, mtime_ns) else None
 
     def remember_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", (path, size, mtime_ns, sha256))
+        with self._tx():
+            self._write("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", (path, size, mtime_ns, sha256))
 
 
-def _row(r: tuple[Any, ...]) -> Row:
-    return Row(
-        r[0],
-        r[1],
-        r[2],
-        r[3],
-        Status(r[4]),
-        r[5],
-        r[6],
-        json.loads(r[7]) if r[7] else {},
-        json.loads(r[8]) if r[8] else [],
-        r[9],
-        r[10],
-    )
+ROW_COLUMNS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (  # name, type, that type in words; as selected
+    ("key", str, "text"),
+    ("conversation", str, "text"),
+    ("idx", int, "an integer"),
+    ("fingerprint", str, "text"),
+    ("status", str, "text"),
+    ("conversation_id", (str, type(None)), "text or NULL"),
+    ("job_id", (str, type(None)), "text or NULL"),
+    ("evidence", (str, type(None)), "a JSON object or NULL"),
+    ("message_ids", (str, type(None)), "a JSON list of ids or NULL"),
+    ("attempts", int, "an integer"),
+    ("error", (str, type(None)), "text or NULL"),
+)
+
+
+def _row(path: Path, r: tuple[Any, ...]) -> Row:
+    """One `segments` row as a Row. A value that a hand edit or a corruption left unreadable is a StateError
+    naming the state file, the row's key and the column (never a ValueError from deep inside a run)."""
+
+    def unreadable(column: str, value: Any, wanted: str) -> StateError:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        return StateError(
+            f"{path}: row {r[0]!r}, column {column}: {shown} is not {wanted}; "
+            "fix the row or move the state file away to start afresh"
+        )
+
+    for (column, kind, wanted), value in zip(ROW_COLUMNS, r, strict=True):
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise unreadable(column, value, wanted)
+    if r[4] not in {status.value for status in Status}:
+        raise unreadable("status", r[4], f"a known status ({', '.join(Status)})")
+    evidence, message_ids = _json_column(r[7], {}), _json_column(r[8], [])
+    if not isinstance(evidence, dict):
+        raise unreadable("evidence", r[7], "a JSON object")
+    if not isinstance(message_ids, list) or not all(isinstance(m, str) for m in message_ids):
+        raise unreadable("message_ids", r[8], "a JSON list of ids")
+    return Row(r[0], r[1], r[2], r[3], Status(r[4]), r[5], r[6], evidence, message_ids, r[9], r[10])
+
+
+def _json_column(text: str | None, empty: Any) -> Any:
+    """The column's JSON value (`empty` for NULL or ''), or None when it is not JSON (a caller refuses None)."""
+    if not text:
+        return empty
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; so is an over-long number
+        return None

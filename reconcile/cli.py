@@ -48,33 +48,24 @@ def summary(outcome: Outcome) -> str:
     )
 
 
-def after_conversation_hook(
-    runner: batch.Runner, *, use_voice: bool, emit: Callable[[batch.Event], None]
-) -> Callable[[batch.Conversation, str], Awaitable[None]]:
-    """Automatic mode: reconcile each conversation once its last segment is saved, applying only decisions."""
+def after_conversation_hook(*, use_voice: bool, emit: Callable[[batch.Event], None]) -> batch.AfterConversation:
+    """Automatic mode: reconcile each conversation once its last segment is saved, applying only decisions.
+    A failure propagates: the runner reports it as `reconcile_failed` (exit 1) and goes on."""
     embedder = embedder_or_none(use_voice)
-    ledger = Ledger(runner.manifest.api.state)
-
+    ledgers: list[Ledger] = []  # opened at the first call (the run has made the state's folder by then)
     locks: dict[str, asyncio.Lock] = {}
 
-    async def hook(conversation: batch.Conversation, conversation_id: str) -> None:
+    async def hook(finished: batch.Finished) -> None:
+        conversation, conversation_id, manifest = finished.conversation, finished.conversation_id, finished.manifest
+        if not ledgers:
+            ledgers.append(Ledger(manifest.api.state))
+        ledger = ledgers[0]
         async with locks.setdefault(conversation_id, asyncio.Lock()):  # one reconciliation per conversation at once
-            await reconcile_once(conversation, conversation_id)
-
-    async def reconcile_once(conversation: batch.Conversation, conversation_id: str) -> None:
-        if ledger.reconciled(conversation_id, len(conversation.segments)):
-            return
-        try:
+            if ledger.reconciled(conversation_id, len(conversation.segments)):
+                return
             outcome = await reconcile_conversation(
-                runner.flow.client, runner.manifest, conversation, conversation_id, ledger=ledger, embedder=embedder
+                finished.client, manifest, conversation, conversation_id, ledger=ledger, embedder=embedder
             )
-        except (ReconcileError, batch.ApiError) as exc:
-            emit(
-                batch.Event(
-                    "reconcile_failed", conversation=conversation.id, conversation_id=conversation_id, detail=str(exc)
-                )
-            )
-            return
         emit(
             batch.Event(
                 "reconciled", conversation=conversation.id, conversation_id=conversation_id, detail=summary(outcome)
@@ -171,7 +162,12 @@ def _guard(work: Awaitable[int]) -> int:
 
 
 def _manifest(path: Path, state: Path | None, output: Path | None) -> batch.Manifest:
-    return batch.override(batch.load_manifest(path), state=state, output=output, concurrency=None)
+    """The manifest with the command's overrides; a bad one ends the command with its sentence (exit 2)."""
+    try:
+        return batch.override(batch.load_manifest(path), state=state, output=output, concurrency=None)
+    except batch.BatchError as exc:
+        click.echo(f"symbl-batch: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
 
 
 @click.group(name="reconcile")
@@ -288,6 +284,9 @@ def forget_command(email: str, manifest: Path, state: Path | None) -> None:
 def people_command(manifest: Path, state: Path | None) -> None:
     """List the identity directory: who has a voice profile, from how many samples. Never the audio."""
     loaded = _manifest(manifest, state, None)
+    if not loaded.api.state.is_file():  # a listing creates nothing: no state yet, nobody has a profile
+        click.echo(f"{loaded.api.state}: no state file yet, so no voice profiles", err=True)
+        return
     ledger = Ledger(loaded.api.state)
     for email, name, samples in ledger.people():
         click.echo(f"{email}\t{name}\t{samples} sample(s)")

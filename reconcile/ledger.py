@@ -6,11 +6,14 @@
 - `identities`: the identity directory — per confirmed person, a voice profile (the mean embedding, never
   audio) and how many samples built it. `forget(email)` deletes a person from it.
 The caller holds the run lock (batch.Store) while it writes here.
+Rule: the state holds voice profiles, so a state file first created here is created owner-only (0600; SQLite
+gives its -wal and -shm files the database file's mode).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -35,6 +38,7 @@ CREATE TABLE IF NOT EXISTS identities (
 
 class Ledger:
     def __init__(self, state: Path) -> None:
+        os.close(os.open(state, os.O_RDWR | os.O_CREAT, 0o600))  # an existing file keeps its mode
         self._db = sqlite3.connect(state, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)

@@ -105,7 +105,9 @@ async def reconcile_conversation(
         on_done(op)
 
     await apply(client, ledger, plan.operations, on_done=done)
-    parts = await batch.refresh(client, manifest.api.output, conversation.id, conversation_id)
+    parts = await batch.refresh(
+        client, manifest.api.output, conversation.id, conversation_id, title=conversation.name
+    )
     problems = verify(plan.operations, parts)
     if problems:
         raise ApplyError(f"{conversation.id}: after applying the plan: " + "; ".join(problems))

@@ -1,7 +1,7 @@
 """The emulator as an aiohttp application: `create_app()` for tests, `python -m batch.emulator` for people.
 
-Middlewares, outermost first: `record` (error bodies, request log with no secrets, webhook hand-off),
-`inject` (faults, §13 #20), `authenticate` (§9). Background tasks advance jobs on the clock and deliver
+Middlewares, outermost first: `record` (error bodies, request log with no secrets: requestlog.py, webhook
+hand-off), `inject` (faults, §13 #20), `authenticate` (§9). Background tasks advance jobs on the clock and deliver
 webhooks one at a time, in order.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import time
@@ -26,6 +27,7 @@ from batch.emulator.corpus import DEFAULT_CORPUS, CorpusIndex
 from batch.emulator.durable import DurableBackend, open_durable
 from batch.emulator.errors import ApiError, TooManyJobs
 from batch.emulator.faults import FaultPlan
+from batch.emulator.requestlog import redacted_query
 from batch.emulator.routes import SUBMIT_PREFIX, routes
 from batch.emulator.runtime import EMULATOR, FAULT, Emulator
 from batch.emulator.webhooks import deliver
@@ -63,7 +65,7 @@ async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
                 "at": views.iso(time.time()),
                 "method": request.method,
                 "path": request.path,
-                "query": request.query_string,
+                "query": redacted_query(request.query_string),
                 "auth": _auth_scheme(request),
                 "status": response.status,
                 "fault": request.get(FAULT),
@@ -109,6 +111,10 @@ async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _instead(kind, emu, request)
     if kind == "token_expiry":
         emu.backend.expire_tokens()
+    if kind == "act_late":
+        return await _act_late(emu, request, handler)
+    if kind == "malformed":
+        return _malformed(await handler(request))
     if kind not in ("reset_after", "slow"):
         return await handler(request)  # job_failed is acted on by the submit handler
     try:
@@ -120,6 +126,48 @@ async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
     else:
         await asyncio.sleep(emu.faults.slow_seconds)
     return response
+
+
+def _malformed(response: web.StreamResponse) -> web.StreamResponse:
+    """The same answer, broken: its first list item without `id` and with `timeOffset: "soon"`, else cut short."""
+    body = getattr(response, "body", None)
+    try:
+        value = json.loads(body) if isinstance(body, bytes) else None
+    except ValueError:
+        return response
+    lists = (
+        [v for v in value.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        if isinstance(value, dict)
+        else []
+    )
+    if not lists:
+        return web.Response(status=response.status, text=json.dumps(value)[:-1], content_type="application/json")
+    lists[0][0].pop("id", None)
+    lists[0][0]["timeOffset"] = "soon"
+    return web.json_response(value, status=response.status)
+
+
+async def _act_late(emu: Emulator, request: web.Request, handler: Handler) -> web.Response:
+    """Read the whole request, drop the connection, and act on it `slow_seconds` later (its answer is lost)."""
+    body = await request.content.read()
+    _drop_connection(request)
+
+    async def later() -> None:
+        await asyncio.sleep(emu.faults.slow_seconds)
+        replay = aiohttp.StreamReader(request.protocol, max(1 << 16, len(body)), loop=asyncio.get_running_loop())
+        replay.feed_data(body)
+        replay.feed_eof()
+        clone = request.clone()
+        clone._payload = replay
+        clone._read_bytes = body
+        with contextlib.suppress(Exception):
+            await handler(clone)
+        emu.flush_transitions()
+
+    task = asyncio.get_running_loop().create_task(later())
+    emu.late.add(task)
+    task.add_done_callback(emu.late.discard)
+    return web.Response(status=500)
 
 
 @web.middleware

@@ -1,4 +1,10 @@
-"""The emulator's command line (also reached as `symbl-batch emulator`)."""
+"""The emulator's command line (also reached as `symbl-batch emulator`).
+
+Exit codes: 0 stopped (SIGINT, SIGTERM or SIGHUP: stopping is how a server ends, so a stop is no failure);
+2 bad options or models missing; 3 the data directory is in use by another server.
+Rule: the stop signals are handled by the loop from the start, before the app is built (loading a real-mode
+backend takes a while), so one that arrives early still stops the server cleanly; any later one is a no-op.
+"""
 
 from __future__ import annotations
 
@@ -91,7 +97,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 async def serve(args: argparse.Namespace, faults: FaultPlan) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
     app = create_app(settings_from(args), faults=faults, corpus_dir=args.corpus, data_dir=args.data_dir)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -102,10 +115,6 @@ async def serve(args: argparse.Namespace, faults: FaultPlan) -> None:
     host = f"[{args.host}]" if ":" in args.host else args.host
     kept = f" (data kept in {args.data_dir})" if args.data_dir is not None else ""
     print(f"symbl-emulator listening on http://{host}:{port}{kept}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await runner.cleanup()
 

@@ -10,10 +10,13 @@ Specification (JSON; `--faults` takes the text or `@file`, `POST /_emulator/conf
 
 Kinds: 429 (submit routes only), 500, 502, 503, 504, reset_before (connection dropped before the server acts),
 reset_after (the server acts, then drops the connection: the lost-answer case), slow (the server acts, then
-waits `slow_seconds` before answering), token_expiry (every token issued so far expires now, so the request
-gets 401), job_failed (submit routes only: the job is accepted and later ends `failed`), and, in scripts,
-pass (no fault). Script keys are "METHOD path-glob"; the first key that matches and still has actions gives
-the next one. `retry_after` adds a Retry-After header to injected 429s.
+waits `slow_seconds` before answering), act_late (submit routes only: the server reads the request, drops the
+connection at once, and acts on it `slow_seconds` later: a create that appears after the client gave up on
+its answer), malformed (GET routes only: the answer breaks the contract: its first list item loses its `id`
+and gets `timeOffset: "soon"`, or, with no list, the JSON is cut short), token_expiry (every token issued so
+far expires now, so the request gets 401), job_failed (submit routes only: the job is accepted and later ends
+`failed`), and, in scripts, pass (no fault). Script keys are "METHOD path-glob"; the first key that matches and
+still has actions gives the next one. `retry_after` adds a Retry-After header to injected 429s.
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("429", "500", "502", "503", "504", "reset_before", "reset_after", "slow", "token_expiry", "job_failed")
-SUBMIT_ONLY = frozenset({"429", "job_failed"})
+KINDS = (
+    "429", "500", "502", "503", "504", "reset_before", "reset_after", "slow", "act_late", "malformed", "token_expiry",
+    "job_failed",
+)  # fmt: skip
+SUBMIT_ONLY = frozenset({"429", "job_failed", "act_late"})
+GET_ONLY = frozenset({"malformed"})
 SPEC_KEYS = frozenset({"seed", "rates", "script", "slow_seconds", "retry_after"})
 
 
@@ -102,7 +109,8 @@ class FaultPlan:
                 return None if action == "pass" else action
         for kind in KINDS:
             rate = self.rates.get(kind, 0.0)
-            if rate and (submit or kind not in SUBMIT_ONLY) and self.rng.random() < rate:
+            allowed = (submit or kind not in SUBMIT_ONLY) and (method == "GET" or kind not in GET_ONLY)
+            if rate and allowed and self.rng.random() < rate:
                 return kind
         return None
 

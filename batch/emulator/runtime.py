@@ -27,6 +27,7 @@ class Emulator:
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
     webhooks: asyncio.Queue[Transition] = field(default_factory=asyncio.Queue)
     session: aiohttp.ClientSession | None = None
+    late: set[asyncio.Task[None]] = field(default_factory=set)  # requests acted on later (the act_late fault)
 
     def flush_transitions(self) -> None:
         """Hand every transition recorded by the backend to the webhook worker, in order."""

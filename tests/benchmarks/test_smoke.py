@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.benchmarks.durability import measure
 from tests.benchmarks.run import main_async, table
 
 
@@ -22,3 +23,9 @@ async def test_benchmark_smoke(tmp_path: Path) -> None:
     assert memory["upload"]["saved"] == 1 and memory["upload"]["file_bytes"] == 8 << 20
     assert results["planning"]["cpu_s"] >= 0 and "strategy" in table(results)
     assert (tmp_path / "results.json").is_file() and "<svg" in (tmp_path / "occupancy.svg").read_text()
+
+
+def test_durability_benchmark_smoke() -> None:
+    """The synchronous=FULL cost benchmark runs and reports both modes measured side by side."""
+    result = measure(20)
+    assert result["normal_s_per_1000"] > 0 and result["full_s_per_1000"] > 0 and result["ratio_full_to_normal"] > 0

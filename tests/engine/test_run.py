@@ -46,10 +46,11 @@ async def test_demo_manifest_runs_exactly_once_with_appends_in_order(
     assert stats["queued_appends"] == 0 and stats["peak_concurrent_jobs"] <= 5
     state = await emu.control("state")
     manifest = load_manifest(DEMO, environ=emu.env())
-    hashes = {c["name"]: [s["mediaSha256"] for s in c["segments"]] for c in state["conversations"]}
+    hashes = {c["id"]: [s["mediaSha256"] for s in c["segments"]] for c in state["conversations"]}
+    ids = {row["conversation"]: row["conversationId"] for row in report.segments}
     for conv in manifest.conversations:
         expected = [hashlib.sha256(s.file.read_bytes()).hexdigest() for s in conv.segments if s.file]
-        assert hashes[conv.name] == expected
+        assert hashes[ids[conv.id]] == expected
     written = json.loads((tmp_path / "out" / "report.json").read_text())
     _outputs_match_state(tmp_path / "out", state, written)
     ledger = json.loads((tmp_path / "out" / "standup" / "segments.json").read_text())
@@ -177,14 +178,22 @@ async def test_transient_server_errors_on_reads_are_tolerated(make_emulator: Mak
 
 
 async def test_an_undecidable_lost_append_stops_its_conversation(make_emulator: MakeEmulator, tmp_path: Path) -> None:
-    """An append lost before reaching the server shows no new messages: it is reported stuck, never resent."""
+    """An append whose connection drops before the server acts: if its body had gone out whole, the client cannot
+    know the server did not act, and no new messages appear: it is reported stuck, never resent. If the drop came
+    while the body was still being sent, the server cannot have acted: it is resent. Which one happens depends on
+    socket buffering; either way the server holds each segment once."""
     emu = await make_emulator(faults={"script": {"PUT /v1/process/audio/*": ["reset_before"]}})
     manifest = write_manifest(tmp_path, [("three", ["planning-part1.wav", "planning-part2.wav", "planning-part3.wav"])])
     report = await emu.run(manifest)
     outcome = {s["segment"]: s["status"] for s in report.segments}
-    assert outcome == {"three/1": "saved", "three/2": "stuck", "three/3": "blocked"}
-    assert "decision deadline" in report.segments[1]["error"]
-    assert (await emu.control("stats"))["appends"] == 0
+    appends = (await emu.control("stats"))["appends"]
+    if outcome["three/2"] == "stuck":
+        assert outcome == {"three/1": "saved", "three/2": "stuck", "three/3": "blocked"}
+        assert "settling window" in report.segments[1]["error"]
+        assert appends == 0
+    else:
+        assert outcome == {"three/1": "saved", "three/2": "saved", "three/3": "saved"}
+        assert appends == 2
 
 
 async def test_a_hundred_recordings_from_the_corpus(make_emulator: MakeEmulator, tmp_path: Path) -> None:

@@ -114,7 +114,7 @@ async def test_identity_directory_recognises_people_without_enrolment_and_forget
         assert conversation_id is not None
         voice_only = Settings(use_introductions=False)
         outcome = await reconcile_conversation(
-            run.flow.client,
+            run.client,
             run.manifest,
             loaded.conversations[0],
             conversation_id,
@@ -126,7 +126,7 @@ async def test_identity_directory_recognises_people_without_enrolment_and_forget
         assert len(outcome.plan.assignments) == 4 and outcome.plan.review == ()
         assert ledger.forget("JOHN@example.com") and not ledger.forget("john@example.com")
         outcome = await reconcile_conversation(
-            run.flow.client,
+            run.client,
             run.manifest,
             loaded.conversations[0],
             conversation_id,

@@ -129,11 +129,19 @@ def check(loaded: Any, report: dict[str, Any], state: dict[str, Any], output: Pa
         sent = [s["mediaSha256"] for s in server["segments"]]
         expected = [hashlib.sha256(segments[k].file.read_bytes()).hexdigest() for k in keys if segments[k].file]
         assert sent == expected[: len(sent)], f"{conversation}: segments on the server are not the manifest's, once"
+    last_saved: dict[str, int] = {}  # conversation -> how many of its segments the run saved (they are in order)
     for row in report["segments"]:
         if row["status"] == "saved":
+            last_saved[row["conversation"]] = last_saved.get(row["conversation"], 0) + 1
+    for row in report["segments"]:
+        if row["status"] == "saved" and row["segment"] == by_conversation[row["conversation"]][
+            last_saved[row["conversation"]] - 1
+        ]:  # the conversation's files were last written by this segment's save: they hold the segments up to it
             saved = json.loads((output / row["conversation"] / "messages.json").read_text())
-            server_messages = on_server[row["conversationId"]]["messages"]
-            assert [m["id"] for m in saved] == [m["id"] for m in server_messages], f"{row['segment']}: outputs differ"
+            server = on_server[row["conversationId"]]
+            produced = {m for s in server["segments"][: last_saved[row["conversation"]]] for m in s["messageIds"]}
+            expected = [m["id"] for m in server["messages"] if m["id"] in produced]
+            assert [m["id"] for m in saved] == expected, f"{row['segment']}: outputs differ"
 
 
 def main() -> None:

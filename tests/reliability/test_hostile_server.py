@@ -82,14 +82,14 @@ async def not_json_submit(request: web.Request) -> web.Response:
     return await text("created!", "text/plain", status=201)
 
 
-CASES: list[tuple[str, dict[str, Handler], str, str]] = [
-    ("malformed JSON", {"job": malformed}, "failed", "answer is not JSON"),
-    ("missing keys", {"job": missing_keys}, "failed", "status None is not in the contract"),
-    ("wrong content type", {"job": html}, "failed", "answer is not JSON (text/html)"),
-    ("enormous body", {"job": enormous}, "failed", "answer larger than 1048576 bytes"),
-    ("redirect loop", {"job": redirect_loop}, "failed", "unexpected redirect (HTTP 302)"),
-    ("status outside the contract", {"job": strange_status}, "failed", "status 'done' is not in the contract"),
-    ("malformed answer to a create", {"submit": not_json_submit}, "stuck", "the create never took effect"),
+CASES: list[tuple[str, dict[str, Handler], str, str]] = [  # a job that cannot be polled keeps its id: timed_out
+    ("malformed JSON", {"job": malformed}, "timed_out", "answer is not JSON"),
+    ("missing keys", {"job": missing_keys}, "timed_out", "status None is not in the contract"),
+    ("wrong content type", {"job": html}, "timed_out", "answer is not JSON (text/html)"),
+    ("enormous body", {"job": enormous}, "timed_out", "answer larger than 1048576 bytes"),
+    ("redirect loop", {"job": redirect_loop}, "timed_out", "unexpected redirect (HTTP 302)"),
+    ("status outside the contract", {"job": strange_status}, "timed_out", "status 'done' is not in the contract"),
+    ("malformed answer to a create", {"submit": not_json_submit}, "failed", "the create never took effect"),
 ]
 
 

@@ -1,14 +1,20 @@
 """Secrets: after full runs with debug logging in both formats (and one with a wrong secret), neither the app
-secret nor the access token appears in any log line, output, state file or error; files are owner-only."""
+secret nor the access token appears in any log line, output, state file or error; every file and folder the tool
+creates is owner-only whatever the umask; the emulator's request log keeps no webhook secret path."""
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import stat
 from pathlib import Path
+from urllib.parse import unquote
 
 import aiohttp
 
-from tests.processes import demo_copy, run_cli, start_emulator
+from batch.webhooks import path_secret
+from tests.processes import SCRIPTED, cli, demo_copy, run_cli, start_emulator
 
 SECRET = "s3cr3t-VALUE-never-logged"
 WRONG = "wr0ng-SECRET-also-never-logged"
@@ -53,3 +59,65 @@ async def test_no_secret_or_token_anywhere(tmp_path: Path) -> None:
         data = path.read_bytes()
         assert SECRET.encode() not in data and WRONG.encode() not in data and token.encode() not in data, path
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+
+
+def _modes(root: Path) -> dict[Path, int]:
+    """The permission bits of `root` and of everything under it (symlinks not followed)."""
+    found = {root: stat.S_IMODE(root.lstat().st_mode)}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            found[path] = stat.S_IMODE(path.lstat().st_mode)
+    return found
+
+
+async def test_every_file_and_folder_the_tool_creates_is_owner_only(tmp_path: Path) -> None:
+    """Under a 022 umask, a run on the embedded backend (reconcile on, the state in folders of its own) and then
+    `reconcile people`: the output folder, the state's folders, the backend's data and every file and folder in
+    them are owner-only; the folder the user made keeps its mode; `people` on a missing state creates nothing."""
+    user = tmp_path / "user"  # made by the user: the tool must not change it
+    user.mkdir(mode=0o755)
+    manifest = demo_copy(user)
+    state = user / "state" / "nested" / "state.sqlite"
+    previous = os.umask(0o022)
+    try:
+        code, _, err = await run_cli(str(manifest), *SCRIPTED, "--state", str(state), seconds=120)
+        assert code == 0, err
+        code, _, err = await cli("reconcile", "people", str(manifest), "--state", str(state), seconds=60)
+        assert code == 0, err
+        missing = user / "never-ran" / "state.sqlite"
+        code, _, err = await cli("reconcile", "people", str(manifest), "--state", str(missing), seconds=60)
+        assert code == 0, err
+        (user / "elsewhere").mkdir()
+        code, _, err = await cli("reconcile", "people", str(manifest), "--state", str(user / "elsewhere" / "s.db"))
+        assert code == 0, err
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(user.stat().st_mode) == 0o755
+    assert not missing.parent.exists() and not (user / "elsewhere" / "s.db").exists()
+    created = _modes(user / "out") | _modes(user / "state")
+    assert (user / "out" / "backend").is_dir() and (user / "out" / "standup" / "messages.json").is_file()
+    assert state.is_file() and len(created) > 100
+    loose = {str(path): oct(mode) for path, mode in created.items() if mode & 0o077}
+    assert not loose, f"readable by others: {loose}"
+
+
+async def test_the_request_log_keeps_no_webhook_path(tmp_path: Path) -> None:
+    """With the webhook receiver on, every upload carries webhookUrl in its query; the emulator's request log
+    keeps the receiver's address but neither its secret path, nor the app secret, nor the access token."""
+    emulator = await start_emulator("--time-scale", "0.01", app=("app", SECRET))
+    try:
+        manifest = demo_copy(tmp_path)
+        manifest.write_text(
+            manifest.read_text().replace("probe_after = 1", 'probe_after = 1\nwebhook_listen = "127.0.0.1:0"')
+        )
+        code, _, err = await run_cli(str(manifest), "--no-reconcile", env=emulator.env(), seconds=60)
+        assert code == 0, err
+        log = (await emulator.control("requests"))["requests"]
+    finally:
+        emulator.proc.send_signal(signal.SIGTERM)
+        await emulator.proc.wait()
+    hooked = [r["query"] for r in log if "webhookUrl" in r["query"]]
+    assert len(hooked) == 10 and all("127.0.0.1" in q for q in hooked)  # the hook was sent: the check is real
+    text = unquote(json.dumps(log))
+    assert path_secret(SECRET) not in text and "/symbl-batch/" not in text and SECRET not in text
