@@ -146,7 +146,7 @@ async def _dry_run(loaded: Manifest, show: int | None, out: Output) -> int:
     store = Store(loaded.api.state).open_readonly() if loaded.api.state.is_file() else None
     try:  # the earlier run's state (if any) supplies rows, the measured speed and cached file hashes
         rows: Mapping[str, Any] = store.rows() if store else {}
-        speed = (store.read_meta("progress") or {}).get("speed") if store else None
+        speed = store.measured_speed() if store else None
         hashes = prepare.MemoryHashes(store)
         prints = {s.key: await prepare.fingerprint(hashes, s) for s in loaded.segments()}
     finally:

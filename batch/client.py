@@ -33,10 +33,12 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import aiofiles
+import aiofiles.threadpool
 import aiohttp
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from batch import results
 from batch.errors import (
     ApiError,
     Broken,
@@ -256,7 +258,10 @@ class SymblClient:
             async with contextlib.AsyncExitStack() as stack:
                 if upload is not None:
                     file, size, content_type = upload
-                    handle = await stack.enter_async_context(aiofiles.open(file, "rb"))
+                    # opened here, not in a thread: an open cancelled mid-way in a thread would leak the file
+                    raw = open(file, "rb")  # noqa: SIM115, ASYNC230 - closed by the stack; opening does not block
+                    stack.callback(raw.close)
+                    handle = aiofiles.threadpool.wrap(raw)
                     kwargs["data"] = _stream(handle, size, progress)
                     kwargs["timeout"] = self._upload_timeout
                     headers |= {"Content-Length": str(size), "Content-Type": content_type}
@@ -388,9 +393,21 @@ class SymblClient:
 
     @_redacting
     async def read(self, conversation_id: str, part: str, key: str, **params: str) -> list[dict[str, Any]]:
-        """One list endpoint of a conversation: messages, members, insights, questions, ..."""
+        """One list endpoint of a conversation: messages, members, insights, questions, ... Messages and members
+        are checked against the contract (ids present, times numbers) inside the retries: a malformed answer is
+        read again, and never taken for evidence (a message without its id would look new)."""
         path = f"/v1/conversations/{conversation_id}/{part}"
-        return _list(await self._get(path, params or None), key, f"GET {path}")
+
+        async def call() -> list[dict[str, Any]]:
+            items = _list(await self._authorized("GET", path, params=params or None), key, f"GET {path}")
+            if key == "messages":
+                results.check_messages(path, items)
+            elif key == "members":
+                results.check_members(path, items)
+            return items
+
+        answer: list[dict[str, Any]] = await self._retrying(call)
+        return answer
 
     @_redacting
     async def conversation(self, conversation_id: str) -> dict[str, Any]:

@@ -1,18 +1,16 @@
-"""One segment's way through the API, one step at a time: submit, poll, resolve a lost answer, save. Each step
-writes the segment's transitions and returns what it ended in (`batch.outcomes`); the runner, which holds the
-job slots, acts on that. The judgement calls are `batch.decisions`.
+"""One segment's way through the API, one step at a time: submit, poll, resolve a lost answer (its results are
+`batch.saving`'s). Each step writes the segment's transitions and returns what it ended in (`batch.outcomes`);
+the runner, which holds the job slots, acts on that. The judgement calls are `batch.decisions`.
 
 Rules:
 - a create is sent with a name unique to its intent (`decisions.intent_name`), written with the intent
   before the request; a lost create is looked up by that name over a settling window, so it can never be
-  mistaken for another conversation of the same name (symbl-api.md §13 #18, in docs/api-contract.md);
+  mistaken for another conversation of the same name (the API has no duplicate detection of its own);
 - an append checks first that its conversation still exists and is the one this state created, and reads
   the conversation's message ids before the request (its evidence); a lost append is settled by new messages
   that stop changing, and is `stuck` if none appear in the window;
 - a retry first looks for its earlier try (the intent name, new messages): what took effect is adopted;
-- a file is sent only if it is the one the run validated (same size, same modification time);
-- results are read only after the job is `completed` (§13 #12), checked against the contract
-  (`batch.results`), and written; a malformed answer is that recording's error (`save_failed`), never the run's.
+- a file is sent only if it is the one the run validated (same size, same modification time).
 """
 
 from __future__ import annotations
@@ -25,15 +23,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from batch import decisions, models, outputs, results
+from batch import decisions, models
 from batch.client import Submitted, SymblClient, Upload
 from batch.decisions import AppendVerdict, CreateVerdict
 from batch.errors import ApiError, InputError, NotFound, OutcomeUnknown, RateLimited, Refused, Unreachable
 from batch.events import Event, EventSink
 from batch.lifecycle import Status
 from batch.media import CONTENT_TYPES, sniff
-from batch.models import Conversation, Manifest, Segment
-from batch.outcomes import Busy, Completed, Lost, NotSaved, NotSent, Over, Save, Saved, Sent, Step
+from batch.models import Manifest, Segment
+from batch.outcomes import Busy, Completed, Lost, NotSent, Over, Sent, Step
 from batch.planner import ASSUMED_SPEED, estimated_seconds
 from batch.polling import PollPlan
 from batch.store import StateStore
@@ -81,7 +79,6 @@ class Flow:
         self._notices: dict[str, asyncio.Event] = {}
         self._prepared: dict[str, dict[str, Any]] = {}  # evidence read ahead for the next submissions, by key
         self._refusals: dict[str, int] = {}  # 429s per recording in this run
-        self._saving = asyncio.Semaphore(4)  # results reads at once: they may wait, submissions and polls not
 
     @property
     def speed(self) -> float:
@@ -383,6 +380,9 @@ class Flow:
         """The segment's job id is unknown: its messages appearing (and settling) is the proof it completed."""
         conversation_id = self.store.row(segment.key).conversation_id or self._conversation_id(segment)
         assert conversation_id is not None
+        rows = self.store.rows()  # what earlier segments produced is never this one's (a belt to the evidence's braces)
+        siblings = self.conversations[segment.conversation].segments
+        before = before | {m for s in siblings if s.index < segment.index for m in rows[s.key].message_ids}
         deadline = self.clock() + self._window(segment)
         seen: frozenset[str] | None = None
         wait = self.timing.first_poll_min
@@ -402,53 +402,6 @@ class Flow:
             seen = new or None
             await self.sleep(wait)
             wait = min(self.timing.poll_cap, wait * self.timing.poll_growth)
-
-    # --- save -------------------------------------------------------------------------------------------
-    async def save(self, segment: Segment) -> Save:
-        """Read the conversation's results, check and write them; on API, contract or disk trouble the segment
-        stays `finished` with the reason (its results are still on the server: the next run saves them)."""
-        try:
-            return await self._save(segment)
-        except Unreachable:
-            raise
-        except (ApiError, OSError) as exc:  # OSError: e.g. a full disk; reported, the run goes on, nothing is lost
-            reason = f"results not saved: {exc}" if isinstance(exc, ApiError) else f"cannot write the results: {exc}"
-            if self.store.row(segment.key).status is Status.FINISHED:
-                self.store.move(segment.key, Status.FINISHED, error=reason)  # the report says why
-            self._event("save_failed", segment, detail=reason)
-            return NotSaved(reason)
-
-    async def _save(self, segment: Segment) -> Save:
-        row = self.store.row(segment.key)
-        conversation_id = row.conversation_id or self._conversation_id(segment)
-        assert conversation_id is not None
-        async with self._saving:
-            parts = await outputs.fetch(self.client, conversation_id)
-        results.check(conversation_id, parts)
-        rows = self.store.rows()
-        conversation = self.conversations[segment.conversation]
-        siblings = sorted(conversation.segments, key=lambda s: s.index)
-        earlier = {m for s in siblings if s.index < segment.index for m in rows[s.key].message_ids}
-        mine = [str(m["id"]) for m in parts["messages"] if str(m["id"]) not in earlier]
-        ledger = [
-            {
-                "segment": s.key,
-                "jobId": rows[s.key].job_id,
-                "messageIds": mine if s.key == segment.key else rows[s.key].message_ids,
-            }
-            for s in siblings
-            if s.index <= segment.index
-        ]
-        await outputs.save_conversation(
-            self.manifest.api.output, segment.conversation, parts, ledger, title=conversation.name
-        )
-        self.store.move(segment.key, Status.SAVED, message_ids=mine, conversation_id=conversation_id)
-        self._event("saved", segment, detail=f"{len(mine)} messages")
-        return Saved(parts, last_of_conversation=segment.index == len(siblings) - 1)
-
-    def conversation_of(self, segment: Segment) -> Conversation:
-        return self.conversations[segment.conversation]
-
 
 class Gone(Exception):
     """An append's conversation is missing on the server or is not the one this state created (internal)."""

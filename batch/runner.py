@@ -39,6 +39,7 @@ from batch.paths import check_run_paths
 from batch.planner import ASSUMED_SPEED
 from batch.polling import PollPlan
 from batch.report import Report, build_report
+from batch.saving import Saver
 from batch.slots import Lease, SlotController
 from batch.snapshot import Snapshot, take
 from batch.store import StateStore, Store
@@ -84,9 +85,7 @@ class Runner:
         self.slots = SlotController(
             manifest.api.concurrency, probe_after=self.options.probe_after, backoff_base=self.options.backoff_base
         )
-        measured = (store.read_meta("progress") or {}).get("speed")  # an earlier run's measurement, if any
-        if not (isinstance(measured, int | float) and not isinstance(measured, bool) and 0 < measured < 1e6):
-            measured = None
+        measured = store.measured_speed()  # an earlier run's measurement, if any
         self.polling = PollPlan(
             first=timing.first_poll_min,
             growth=timing.poll_growth,
@@ -97,6 +96,7 @@ class Runner:
         )
         self._wake = asyncio.Event()
         self._flow: Flow | None = None  # made in `run`, when the webhook receiver (if any) has its address
+        self._saver: Saver | None = None
         self._running: dict[str, asyncio.Task[None]] = {}
         self._fatal: BatchError | None = None
         self._problems: list[str] = []  # run-level failures (a hook, an unforeseen error): exit 1
@@ -154,6 +154,7 @@ class Runner:
                     f"({exc.strerror or exc}); give a local host:port that resolves and is free"
                 ) from None
             self.on_event(Event("webhooks", detail=f"listening on {receiver.base_url}"))
+        self._saver = Saver(self.manifest, self.client, self.store, emit=self.on_event)
         self._flow = Flow(
             self.manifest,
             self.client,
@@ -253,7 +254,8 @@ class Runner:
         )
 
     async def _save(self, group: asyncio.TaskGroup, segment: Segment) -> None:
-        saved = await self.flow.save(segment)
+        assert self._saver is not None
+        saved = await self._saver.save(segment)
         self._wake.set()
         if isinstance(saved, Saved) and saved.last_of_conversation and self._after is not None:
             conversation = self._by_id[segment.conversation]

@@ -99,7 +99,9 @@ def describe(report: StatusReport, *, now: float | None = None) -> str:
     progress = report.progress
     if progress:
         age = now - float(progress.get("updated_at", now))
-        lines.append(f"slots:    {progress['in_use']} in use / ceiling {progress['ceiling']} (as of {clock(age)} ago)")
+        # no run holds the lock: no job slot is held by one, whatever the last run (perhaps killed) published
+        in_use = progress["in_use"] if report.running else 0
+        lines.append(f"slots:    {in_use} in use / ceiling {progress['ceiling']} (as of {clock(age)} ago)")
         if report.running and progress.get("eta_seconds") is not None:
             lines.append(f"ETA:      {clock(float(progress['eta_seconds']) - age)}")
     if report.problems:

@@ -61,6 +61,7 @@ class StateStore(Protocol):
     def remember_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None: ...
     def write_meta(self, key: str, value: Any) -> None: ...
     def read_meta(self, key: str) -> Any: ...
+    def measured_speed(self) -> float | None: ...
 
 
 class Store:
@@ -286,7 +287,25 @@ class Store:
 
     def read_meta(self, key: str) -> Any:
         found = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return json.loads(found[0]) if found else None
+        try:
+            return json.loads(found[0]) if found else None
+        except (TypeError, ValueError):
+            raise StateError(
+                f"{self.path}: the run's {key} (meta key '{key}') is not JSON; "
+                "run the manifest again to rewrite it, or move the state file away to start afresh"
+            ) from None
+
+    def measured_speed(self) -> float | None:
+        """The processing speed an earlier run measured (seconds per media second), if it is a usable number
+        (a damaged record is no measurement: the run rewrites it)."""
+        try:
+            progress = self.read_meta("progress")
+        except StateError:
+            return None
+        speed = progress.get("speed") if isinstance(progress, dict) else None
+        if isinstance(speed, int | float) and not isinstance(speed, bool) and 0 < speed < 1e6:
+            return float(speed)
+        return None
 
     # --- file fingerprints ----------------------------------------------------------------------------
     def cached_hash(self, path: str, size: int, mtime_ns: int) -> str | None:

@@ -64,7 +64,13 @@ def after_conversation_hook(*, use_voice: bool, emit: Callable[[batch.Event], No
             if ledger.reconciled(conversation_id, len(conversation.segments)):
                 return
             outcome = await reconcile_conversation(
-                finished.client, manifest, conversation, conversation_id, ledger=ledger, embedder=embedder
+                finished.client,
+                manifest,
+                conversation,
+                conversation_id,
+                ledger=ledger,
+                embedder=embedder,
+                parts=finished.parts,
             )
         emit(
             batch.Event(
@@ -271,11 +277,16 @@ def apply_command(
 def forget_command(email: str, manifest: Path, state: Path | None) -> None:
     """Delete EMAIL's voice profile from the identity directory of MANIFEST's state."""
     loaded = _manifest(manifest, state, None)
-    with batch.Store(loaded.api.state):
-        ledger = Ledger(loaded.api.state)
-        removed = ledger.forget(email)
-        ledger.close()
-    click.echo(f"{email}: voice profile deleted" if removed else f"{email}: no voice profile was stored")
+
+    async def work() -> int:  # inside _guard: a held lock or an unusable state is one line, not a traceback
+        with batch.Store(loaded.api.state):
+            ledger = Ledger(loaded.api.state)
+            removed = ledger.forget(email)
+            ledger.close()
+        click.echo(f"{email}: voice profile deleted" if removed else f"{email}: no voice profile was stored")
+        return 0
+
+    sys.exit(_guard(work()))
 
 
 @group.command(name="people")
@@ -287,10 +298,15 @@ def people_command(manifest: Path, state: Path | None) -> None:
     if not loaded.api.state.is_file():  # a listing creates nothing: no state yet, nobody has a profile
         click.echo(f"{loaded.api.state}: no state file yet, so no voice profiles", err=True)
         return
-    ledger = Ledger(loaded.api.state)
-    for email, name, samples in ledger.people():
-        click.echo(f"{email}\t{name}\t{samples} sample(s)")
-    ledger.close()
+
+    async def work() -> int:
+        ledger = Ledger(loaded.api.state)
+        for email, name, samples in ledger.people():
+            click.echo(f"{email}\t{name}\t{samples} sample(s)")
+        ledger.close()
+        return 0
+
+    sys.exit(_guard(work()))
 
 
 __all__ = ["EmbeddedServer", "after_conversation_hook", "group", "planner"]

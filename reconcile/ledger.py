@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reconcile.errors import LedgerError
 from reconcile.models import Operation
 
 SCHEMA = """
@@ -38,10 +39,14 @@ CREATE TABLE IF NOT EXISTS identities (
 
 class Ledger:
     def __init__(self, state: Path) -> None:
-        os.close(os.open(state, os.O_RDWR | os.O_CREAT, 0o600))  # an existing file keeps its mode
-        self._db = sqlite3.connect(state, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        try:
+            os.close(os.open(state, os.O_RDWR | os.O_CREAT, 0o600))  # an existing file keeps its mode
+            self._db = sqlite3.connect(state, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # a done operation must survive a power loss
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"{state}: cannot open the reconciliation ledger in the state file ({exc})") from None
 
     def close(self) -> None:
         self._db.close()

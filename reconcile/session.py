@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -63,10 +64,15 @@ async def reconcile_conversation(
     answers: Sequence[review.Answer] = (),
     write: bool = True,
     on_done: Callable[[Operation], None] = lambda _: None,
+    parts: dict[str, Any] | None = None,
 ) -> Outcome:
+    """`parts`: the results the run has just read and saved (members, messages), so they are not read again."""
     folder = batch.conversation_dir(manifest.api.output, conversation.id)
-    members_raw = await client.read(conversation_id, "members", "members")
-    messages = await client.read(conversation_id, "messages", "messages")
+    if parts is not None:
+        members_raw, messages = parts["members"], parts["messages"]
+    else:
+        members_raw = await client.read(conversation_id, "members", "members")
+        messages = await client.read(conversation_id, "messages", "messages")
     segment_of = _segment_of(folder)
     members = evidence_module.members_of(conversation_id, members_raw, messages, segment_of)
     media = {i: s.file for i, s in enumerate(conversation.segments)}

@@ -32,7 +32,7 @@ from batch.emulator.backend import Settings
 from batch.emulator.faults import FaultPlan
 from tests.reliability.soak import APP, OPTIONS, check, manifest
 
-HOSTILE = {"malformed": 0.03, "act_late": 0.03, "reset_after": 0.02, "503": 0.02, "slow": 0.01}
+HOSTILE = {"malformed": 0.03, "act_late": 0.05, "reset_after": 0.02, "503": 0.02, "slow": 0.01}
 
 
 @dataclass(frozen=True)

@@ -323,3 +323,12 @@ async def test_the_command_line_prints_one_line_and_exits_2(folder: Path) -> Non
         assert one_sentence(err).startswith(expected), (argv, err)
     code, out, err = results[-1]
     assert code == 0 and "nothing is sent" in out, err
+
+
+@pytest.mark.parametrize("value", ["{broken", "[1]", '{"speed": "fast"}', '{"speed": 1e400}'])
+def test_a_run_reads_a_hand_edited_progress_record_as_no_measurement(tmp_path: Path, value: str) -> None:
+    """A run only takes the measured speed from the progress record; a broken one is no measurement (the run
+    rewrites it), never a traceback."""
+    with Store(tmp_path / "state.sqlite") as store:
+        store.db.execute("INSERT INTO meta VALUES ('progress', ?)", (value,))
+        assert store.measured_speed() is None
