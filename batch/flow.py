@@ -226,14 +226,14 @@ class Flow:
                 )
             self.store.move(segment.key, Status.RECOVERED, conversation_id=str(found[0].get("id")))
             self._event("recovered", segment, detail="an earlier try had taken effect")
-            return await self._watch_messages(segment, set())
+            return await self.resolve(segment)  # recovered: its messages settle it (API trouble: the next run)
         if conversation_id is not None and "before" in evidence:
             messages = await self.client.read(conversation_id, "messages", "messages")
             if not {str(m.get("id")) for m in messages} - set(evidence["before"]):
                 return None
             self.store.move(segment.key, Status.RECOVERED)
             self._event("recovered", segment, detail="an earlier try had taken effect")
-            return await self._watch_messages(segment, set(evidence["before"]))
+            return await self.resolve(segment)
         return None
 
     async def _send(

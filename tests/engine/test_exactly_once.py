@@ -211,3 +211,18 @@ async def test_a_report_that_cannot_be_written_is_exit_1(make_emulator: MakeEmul
     report = await emu.run(manifest)
     assert report.totals == {"saved": 1} and not report.ok
     assert report.problems[0].startswith("<report>: report_failed: cannot write report.json/report.md:")
+
+
+async def test_a_retry_finds_its_earlier_try_before_sending_again(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """The server acts on a create later than the whole settling window: the run reports it `failed` (nothing was
+    listed). The next run looks its intent name up before sending and adopts the conversation: one, not two."""
+    emu = await make_emulator(faults={"script": {"POST /v1/process/audio": ["act_late"]}, "slow_seconds": 1.0})
+    manifest = write_manifest(tmp_path, [("later", ["interview.wav"])])
+    options = replace(FAST, timing=replace(FAST.timing, undecided_after=0.1, speed_guess=0.0001, max_attempts=1))
+    first = await emu.run(manifest, options=options)
+    assert first.segments[0]["status"] == "failed" and "never took effect" in first.segments[0]["error"]
+    await asyncio.sleep(1.5)  # the late create lands
+    second = await emu.run(manifest, options=options)
+    assert second.ok
+    assert (await emu.control("stats"))["conversations_created"] == 1
+    assert any(e.event == "recovered" and e.detail == "an earlier try had taken effect" for e in emu.events)
