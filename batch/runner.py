@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -187,9 +188,10 @@ class Runner:
                 self._adopt(group)
                 if self._after is not None:
                     self._spawn(group, "<after earlier runs>", self._catch_up())
-                while await self._step(group):
-                    self._publish()
-        self._publish(force=True)
+                while await self._guarded_step(group):
+                    pass
+        with contextlib.suppress(StateError):  # the state may be what failed: the report still comes from memory
+            self._publish(force=True)
         report = build_report(self.manifest, self.store.rows(), problems=self._problems)
         try:
             await outputs.save_report(self.manifest.api.output, report.as_dict())
@@ -200,7 +202,12 @@ class Runner:
             raise self._fatal
         return report
 
-    def _spawn(self, group: asyncio.TaskGroup, key: str, work: Awaitable[None]) -> None:
+    def _spawn(
+        self, group: asyncio.TaskGroup, key: str, work: Coroutine[Any, Any, None], lease: Lease | None = None
+    ) -> None:
+        """`work` as a task of the group. However it ends — even cancelled before it started (a fatal stop) — its
+        coroutine is closed and its slot, if it holds one, given back."""
+
         async def tracked() -> None:
             try:
                 await work
@@ -213,7 +220,11 @@ class Runner:
                 self._ended.add(key)
                 self._wake.set()
 
-        self._running[key] = group.create_task(tracked())
+        task = group.create_task(tracked())
+        task.add_done_callback(lambda _: work.close())  # a no-op once it ran; else it was cancelled unstarted
+        if lease is not None:
+            task.add_done_callback(lambda _: lease.release())  # idempotent: `_carry` gives it back itself
+        self._running[key] = task
 
     def _problem(self, event: str, key: str, detail: str, **fields: Any) -> None:
         self._problems.append(f"{key}: {event}: {detail}")
@@ -224,12 +235,18 @@ class Runner:
         return Lease(self.slots, self.clock, self._wake.set)
 
     async def _carry(
-        self, group: asyncio.TaskGroup, segment: Segment, lease: Lease, first: Awaitable[Step], *, sending: bool
+        self,
+        group: asyncio.TaskGroup,
+        segment: Segment,
+        lease: Lease,
+        first: Callable[[], Awaitable[Step]],
+        *,
+        sending: bool,
     ) -> None:
         """One segment's work while it holds a slot, then (if its job completed) its save, without the slot."""
         try:
             try:
-                step = await first
+                step = await first()
             finally:
                 self._sending -= sending
             while isinstance(step, Sent | Lost):
@@ -311,11 +328,24 @@ class Runner:
             if segment is None:
                 continue
             if row.status in (Status.SUBMITTED, Status.UNKNOWN, Status.RECOVERED):
-                work = self.flow.poll(segment) if row.status is Status.SUBMITTED else self.flow.resolve(segment)
+                step = self.flow.poll if row.status is Status.SUBMITTED else self.flow.resolve
                 self._row_event("adopted", segment, row.status.value)
-                self._spawn(group, key, self._carry(group, segment, self._lease(), work, sending=False))
+                lease = self._lease()
+                work = self._carry(group, segment, lease, functools.partial(step, segment), sending=False)
+                self._spawn(group, key, work, lease)
             elif row.status is Status.FINISHED:
                 self._spawn(group, key, self._save(group, segment))
+
+    async def _guarded_step(self, group: asyncio.TaskGroup) -> bool:
+        """A step and the progress it publishes; a fatal error here (the state unwritable) stops the run like one
+        in a task, instead of escaping the task group as an exception group."""
+        try:
+            if not await self._step(group):
+                return False
+            self._publish()
+        except FATAL as exc:
+            self._fatal = self._fatal or exc
+        return True
 
     async def _step(self, group: asyncio.TaskGroup) -> bool:
         """Start what may start; wait for a change. False when nothing is running and nothing can start."""
@@ -337,8 +367,9 @@ class Runner:
         if best is not None and self.slots.can_start(now) and window_open:
             self._sending += 1
             self._agenda.take(best)
-            work = self._carry(group, best, self._lease(), self.flow.submit(best), sending=True)
-            self._spawn(group, best.key, work)
+            lease = self._lease()
+            work = self._carry(group, best, lease, functools.partial(self.flow.submit, best), sending=True)
+            self._spawn(group, best.key, work, lease)
             return True
         if best is None and not self._running:
             return False

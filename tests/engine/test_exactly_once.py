@@ -226,3 +226,23 @@ async def test_a_retry_finds_its_earlier_try_before_sending_again(make_emulator:
     assert second.ok
     assert (await emu.control("stats"))["conversations_created"] == 1
     assert any(e.event == "recovered" and e.detail == "an earlier try had taken effect" for e in emu.events)
+
+
+async def test_the_state_failing_in_the_run_loop_stops_it_cleanly(make_emulator: MakeEmulator, tmp_path: Path) -> None:
+    """The state cannot be written when the run loop publishes its progress (a full disk meets that write first).
+    Before: the error escaped the task group as an exception group (a traceback); now the run stops with the one
+    StateWriteError, and a run with room again finishes, each recording once."""
+    emu = await make_emulator()
+    manifest = write_manifest(tmp_path, [(f"r{n}", ["interview.wav"]) for n in range(3)], concurrency=2)
+    loaded = load_manifest(manifest, environ=emu.env())
+
+    def full(key: str, value: object) -> None:
+        raise StateWriteError(f"state: cannot write the state (database or disk is full) [{key}]")
+
+    async with open_run(loaded, options=FAST) as run:
+        run.store.write_meta = full  # type: ignore[method-assign]
+        with pytest.raises(StateWriteError, match="database or disk is full"):
+            await run.run()
+    async with open_run(loaded, options=FAST) as run:
+        assert (await run.run()).ok
+    assert (await emu.control("stats"))["conversations_created"] == 3
