@@ -15,6 +15,7 @@ from batch.emulator import views
 from batch.emulator.backend import Backend, Settings
 from batch.emulator.errors import BadRequest
 from batch.emulator.faults import FaultPlan, FaultSpecError
+from batch.emulator.requestlog import redacted_url
 from batch.emulator.runtime import EMULATOR
 
 control = web.RouteTableDef()
@@ -157,7 +158,7 @@ def _conversation_state(backend: Backend, conversation_id: str) -> dict[str, Any
                 "mediaSha256": job.media.sha256,
                 "mediaKind": job.media.kind,
                 "duration": job.media.duration,
-                "params": job.params.raw | ({"url": job.params.url} if job.params.url else {}),
+                "params": _shown(job.params.raw) | ({"url": job.params.url} if job.params.url else {}),
                 "messageIds": list(job.message_ids),
             }
         )
@@ -182,3 +183,9 @@ async def clock(request: web.Request) -> web.Response:
     emu.backend.advance()
     emu.flush_transitions()
     return web.json_response({"now": emu.manual_clock.now()})
+
+
+def _shown(params: dict[str, Any]) -> dict[str, Any]:
+    """A job's parameters for the control plane: a `webhookUrl` without its secret path (as in the request log)."""
+    url = params.get("webhookUrl")
+    return params | {"webhookUrl": redacted_url(url)} if isinstance(url, str) else params

@@ -103,8 +103,9 @@ async def test_every_file_and_folder_the_tool_creates_is_owner_only(tmp_path: Pa
 
 
 async def test_the_request_log_keeps_no_webhook_path(tmp_path: Path) -> None:
-    """With the webhook receiver on, every upload carries webhookUrl in its query; the emulator's request log
-    keeps the receiver's address but neither its secret path, nor the app secret, nor the access token."""
+    """With the webhook receiver on, every upload carries webhookUrl in its query; the emulator's request log and
+    its state view (`/_emulator/state`, each job's parameters) keep the receiver's address but neither its
+    secret path, nor the app secret, nor the access token."""
     emulator = await start_emulator("--time-scale", "0.01", app=("app", SECRET))
     try:
         manifest = demo_copy(tmp_path)
@@ -114,6 +115,7 @@ async def test_the_request_log_keeps_no_webhook_path(tmp_path: Path) -> None:
         code, _, err = await run_cli(str(manifest), "--no-reconcile", env=emulator.env(), seconds=60)
         assert code == 0, err
         log = (await emulator.control("requests"))["requests"]
+        state = await emulator.control("state")
     finally:
         emulator.proc.send_signal(signal.SIGTERM)
         await emulator.proc.wait()
@@ -121,3 +123,6 @@ async def test_the_request_log_keeps_no_webhook_path(tmp_path: Path) -> None:
     assert len(hooked) == 10 and all("127.0.0.1" in q for q in hooked)  # the hook was sent: the check is real
     text = unquote(json.dumps(log))
     assert path_secret(SECRET) not in text and "/symbl-batch/" not in text and SECRET not in text
+    shown = [s["params"]["webhookUrl"] for c in state["conversations"] for s in c["segments"]]
+    assert len(shown) == 10 and all("127.0.0.1" in url for url in shown)
+    assert path_secret(SECRET) not in json.dumps(state) and "/symbl-batch/" not in json.dumps(state)
