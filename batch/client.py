@@ -38,7 +38,7 @@ import aiohttp
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from batch import results
+from batch import decisions, results
 from batch.errors import (
     ApiError,
     Broken,
@@ -55,7 +55,6 @@ from batch.errors import (
 
 MAX_BODY = 256 * 1024 * 1024  # bytes of one answer we are willing to read
 CHUNK = 256 * 1024
-MAX_PAUSE = 300.0  # seconds a Retry-After may make a read wait, at most
 MAX_PAGES = 10_000  # pages of one listing, at most (a million conversations of one name)
 REDACTED = "[redacted]"
 MIN_SECRET = 8  # shorter values (test fixtures) are not scrubbed: every "s" of a message would go; real ones are long
@@ -77,7 +76,7 @@ class RetryPolicy:
         exc = state.outcome.exception() if state.outcome else None
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, int | float) and retry_after >= 0:
-            return float(min(retry_after, self.cap * 10, MAX_PAUSE))
+            return float(min(retry_after, self.cap * 10, decisions.MAX_PAUSE))
         if self.cap <= 0:
             return 0.0
         return float(wait_random_exponential(multiplier=self.base, max=self.cap)(state))

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from batch.lifecycle import Row
+    from batch.models import Segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +23,11 @@ class Event:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def of_segment(name: str, segment: Segment, row: Row, detail: str | None = None) -> Event:
+    """An event about one segment, with the ids its state row holds now."""
+    return Event(name, segment.key, segment.conversation, row.conversation_id, row.job_id, segment.line, detail)
 
 
 EventSink = Callable[[Event], None]

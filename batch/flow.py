@@ -23,11 +23,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from batch import decisions, models
+from batch import decisions, events, models
 from batch.client import Submitted, SymblClient, Upload
 from batch.decisions import AppendVerdict, CreateVerdict
 from batch.errors import ApiError, InputError, NotFound, OutcomeUnknown, RateLimited, Refused, Unreachable
-from batch.events import Event, EventSink
+from batch.events import EventSink
 from batch.lifecycle import Status
 from batch.media import CONTENT_TYPES, sniff
 from batch.models import Manifest, Segment
@@ -99,11 +99,8 @@ class Flow:
                 await event.wait()
         event.clear()
 
-    def _event(self, name: str, segment: Segment, **fields: Any) -> None:
-        row = self.store.row(segment.key)
-        self.emit(
-            Event(name, segment.key, segment.conversation, row.conversation_id, row.job_id, segment.line, **fields)
-        )
+    def _event(self, name: str, segment: Segment, detail: str | None = None) -> None:
+        self.emit(events.of_segment(name, segment, self.store.row(segment.key), detail))
 
     def _first_row_evidence(self, segment: Segment) -> dict[str, Any]:
         first = self.conversations[segment.conversation].segments[0]

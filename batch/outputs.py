@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from batch import render, results
+from batch import render
 from batch.client import SymblClient
 from batch.errors import InputError
 
@@ -53,7 +53,6 @@ async def refresh(
     folder = conversation_dir(output, conversation)
     segments = orjson.loads((folder / "segments.json").read_bytes()) if (folder / "segments.json").exists() else []
     parts = await fetch(client, conversation_id)
-    results.check(conversation_id, parts)
     await save_conversation(output, conversation, parts, segments, title=title)
     return parts
 

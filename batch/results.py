@@ -1,10 +1,11 @@
-"""The shape a conversation's results must have before they are written or handed on. Pure: parts in,
-`Broken` out (naming the endpoint, the item and the field) when an answer breaks the contract, so that one
-malformed answer is an error of that recording only, reported and retried by the next run.
+"""The shape a conversation's messages and members must have before they are evidence, written or handed on.
+Pure: a list in, `Broken` out (naming the endpoint, the item and the field) when an answer breaks the contract.
+The client applies these inside its read retries, so one malformed answer is read again, and if it stays
+malformed it is an error of that recording only, reported and retried by the next run.
 
 Checked: every message has an `id` (string or integer) and a string `text`; `from`, when present, is an object;
 `timeOffset`/`duration`, when present, are finite numbers; every member has an `id`; `name`/`email` are strings
-or absent; the conversation is an object. Other fields pass through untouched.
+or absent. Other fields pass through untouched (the conversation itself must be an object: `SymblClient`).
 """
 
 from __future__ import annotations
@@ -50,12 +51,3 @@ def check_members(where: str, members: list[dict[str, Any]]) -> None:
         for field in ("name", "email"):
             if not isinstance(member.get(field), str | None):
                 raise _fail(where, index, field, "is not a string")
-
-
-def check(conversation_id: str, parts: dict[str, Any]) -> None:
-    """Raise `Broken` if the results of `conversation_id` cannot be saved as they are."""
-    base = f"/v1/conversations/{conversation_id}"
-    if not isinstance(parts.get("conversation"), dict):
-        raise Broken(f"GET {base}: not an object; the answer breaks the API contract")
-    check_messages(f"{base}/messages", parts.get("messages", []))
-    check_members(f"{base}/members", parts.get("members", []))

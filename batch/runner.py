@@ -26,8 +26,8 @@ from typing import Any
 
 import aiohttp
 
+from batch import events, models, outputs, planner, prepare
 from batch import manifest as manifest_module
-from batch import models, outputs, planner, prepare
 from batch.client import RetryPolicy, SymblClient
 from batch.errors import BatchError, InputError, LockedError, StateError, StateWriteError, Unreachable
 from batch.events import Event, EventSink, ignore
@@ -265,10 +265,7 @@ class Runner:
         await self._save(group, segment)
 
     def _row_event(self, name: str, segment: Segment, detail: str) -> None:
-        row = self.store.row(segment.key)
-        self.on_event(
-            Event(name, segment.key, segment.conversation, row.conversation_id, row.job_id, segment.line, detail)
-        )
+        self.on_event(events.of_segment(name, segment, self.store.row(segment.key), detail))
 
     async def _save(self, group: asyncio.TaskGroup, segment: Segment) -> None:
         assert self._saver is not None
@@ -289,10 +286,8 @@ class Runner:
             raise
         except Exception as exc:
             detail = self.client.redact(str(exc) if isinstance(exc, BatchError) else f"{type(exc).__name__}: {exc}")
-            self._problems.append(f"{conversation.id}: reconcile_failed: {detail}")
-            self.on_event(
-                Event("reconcile_failed", conversation=conversation.id, conversation_id=conversation_id, detail=detail)
-            )
+            fields = {"conversation": conversation.id, "conversation_id": conversation_id}
+            self._problem("reconcile_failed", conversation.id, detail, **fields)
 
     def _read_ahead(self, group: asyncio.TaskGroup, segments: list[Segment]) -> None:
         """While every slot is busy, read the evidence of the next submissions (Flow.prepare), one at a time."""

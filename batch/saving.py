@@ -1,18 +1,18 @@
 """A finished segment's results: read from the API (only after its job is `completed`, symbl-api.md §13 #12),
-checked against the contract (`batch.results`), written (`batch.outputs`), and the row moved to `saved`. On API,
-contract or disk trouble the row stays `finished` with the reason: its results are still on the server, and the
-next run saves them. A malformed answer is that recording's error (`save_failed`), never the run's.
+checked against the contract by the client's reads (`batch.results`), written (`batch.outputs`), and the row
+moved to `saved`. On API, contract or disk trouble the row stays `finished` with the reason: its results are
+still on the server, and the next run saves them. A malformed answer is that recording's error (`save_failed`),
+never the run's.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from batch import outputs, results
+from batch import events, outputs
 from batch.client import SymblClient
 from batch.errors import ApiError, Unreachable
-from batch.events import Event, EventSink
+from batch.events import EventSink
 from batch.lifecycle import Status
 from batch.models import Manifest, Segment
 from batch.outcomes import NotSaved, Save, Saved
@@ -27,11 +27,8 @@ class Saver:
         self.conversations = {c.id: c for c in manifest.conversations}
         self._reading = asyncio.Semaphore(READS_AT_ONCE)
 
-    def _event(self, name: str, segment: Segment, **fields: Any) -> None:
-        row = self.store.row(segment.key)
-        self.emit(
-            Event(name, segment.key, segment.conversation, row.conversation_id, row.job_id, segment.line, **fields)
-        )
+    def _event(self, name: str, segment: Segment, detail: str | None = None) -> None:
+        self.emit(events.of_segment(name, segment, self.store.row(segment.key), detail))
 
     async def save(self, segment: Segment) -> Save:
         try:
@@ -52,8 +49,7 @@ class Saver:
         conversation_id = rows[segment.key].conversation_id or rows[siblings[0].key].conversation_id
         assert conversation_id is not None
         async with self._reading:
-            parts = await outputs.fetch(self.client, conversation_id)
-        results.check(conversation_id, parts)
+            parts = await outputs.fetch(self.client, conversation_id)  # the client checked the contract's shape
         rows = self.store.rows()
         earlier = {m for s in siblings if s.index < segment.index for m in rows[s.key].message_ids}
         mine = [str(m["id"]) for m in parts["messages"] if str(m["id"]) not in earlier]
