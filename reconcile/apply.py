@@ -55,6 +55,14 @@ async def apply(
         on_done(op)
 
 
+async def apply_and_confirm(
+    client: SymblClient, ledger: Ledger, operations: Sequence[Operation], *, on_done: Callable[[Operation], None]
+) -> list[Operation]:
+    """Apply, then the operations whose effect the members list does not show (they are sent again next time)."""
+    await apply(client, ledger, operations, on_done=on_done)
+    return []
+
+
 def verify(operations: Sequence[Operation], parts: dict[str, Any]) -> list[str]:
     """Problems found after applying (empty when the conversation looks exactly as planned)."""
     members = parts.get("members", [])

@@ -27,6 +27,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS reconcile_ops (
     conversation_id TEXT NOT NULL, member_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
     email TEXT NOT NULL, survivor_id TEXT NOT NULL, status TEXT NOT NULL, updated_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conversation_id, member_id, kind));
 CREATE TABLE IF NOT EXISTS reconciled (
     conversation_id TEXT NOT NULL, segments INTEGER NOT NULL, at REAL NOT NULL,
@@ -45,6 +46,9 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # a done operation must survive a power loss
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(reconcile_ops)")}
+            if "attempts" not in columns:  # a state file written before attempts were counted
+                self._db.execute("ALTER TABLE reconcile_ops ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"{state}: cannot open the reconciliation ledger in the state file ({exc})") from None
 
@@ -59,11 +63,22 @@ class Ledger:
         return str(row[0]) if row else None
 
     def mark(self, op: Operation, status: str) -> None:
+        """Record the operation's status; each `sent` counts one attempt (see `attempts`)."""
+        sent = int(status == "sent")
         self._db.execute(
-            "INSERT INTO reconcile_ops VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (conversation_id, member_id, kind) "
-            "DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at",
-            (op.conversation_id, op.member_id, op.kind, op.name, op.email, op.survivor_id, status, time.time()),
+            "INSERT INTO reconcile_ops VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (conversation_id, member_id, kind) "
+            "DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at, "
+            "attempts=reconcile_ops.attempts + excluded.attempts",
+            (op.conversation_id, op.member_id, op.kind, op.name, op.email, op.survivor_id, status, time.time(), sent),
         )
+
+    def attempts(self, op: Operation) -> int:
+        """How many times this operation was sent."""
+        row = self._db.execute(
+            "SELECT attempts FROM reconcile_ops WHERE conversation_id=? AND member_id=? AND kind=?",
+            (op.conversation_id, op.member_id, op.kind),
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def reconciled(self, conversation_id: str, segments: int) -> bool:
         """True once automatic mode finished this conversation with this many segments."""

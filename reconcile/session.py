@@ -15,7 +15,7 @@ import orjson
 import batch
 from reconcile import evidence as evidence_module
 from reconcile import planner, review
-from reconcile.apply import apply, verify
+from reconcile.apply import apply_and_confirm, verify
 from reconcile.errors import ApplyError
 from reconcile.ledger import Ledger
 from reconcile.models import Evidence, Operation, Person, Plan
@@ -30,6 +30,21 @@ class Outcome:
     applied: list[Operation] = field(default_factory=list)
     review_file: Path | None = None
     voice_used: bool = False
+    unconfirmed: list[Operation] = field(default_factory=list)  # answered 200, effect not shown: sent again next time
+
+    @property
+    def named(self) -> int:
+        """Members given a person's name (renames carried out, or planned when only planning)."""
+        return sum(op.kind == "rename" for op in (self.applied if self.applied else self.plan.operations))
+
+    @property
+    def merged(self) -> int:
+        return sum(op.kind == "merge" for op in (self.applied if self.applied else self.plan.operations))
+
+    @property
+    def for_review(self) -> int:
+        """Entries (one per unresolved voice) left in the review file."""
+        return len(self.plan.review)
 
 
 def _segment_of(folder: Path) -> dict[str, int]:
@@ -110,7 +125,7 @@ async def reconcile_conversation(
         outcome.applied.append(op)
         on_done(op)
 
-    await apply(client, ledger, plan.operations, on_done=done)
+    outcome.unconfirmed = await apply_and_confirm(client, ledger, plan.operations, on_done=done)
     parts = await batch.refresh(
         client, manifest.api.output, conversation.id, conversation_id, title=conversation.name
     )

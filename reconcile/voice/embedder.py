@@ -43,3 +43,8 @@ class Embedder:
     def embed(self, samples: np.ndarray) -> np.ndarray | None:
         """A unit vector for this speech, or None when there is less than a second of it."""
         return self._model.embed(samples)
+
+    def embed_each(self, pieces: list[np.ndarray]) -> np.ndarray:
+        """(len(pieces), 192) unit vectors, one per piece of at least a second (shorter pieces are dropped)."""
+        vectors = [v for p in pieces if (v := self._model.embed(p)) is not None]
+        return np.array(vectors) if vectors else np.zeros((0, 192))
