@@ -165,12 +165,16 @@ def api_conflicts(api: ApiIn) -> list[tuple[tuple[str, ...], str]]:
 
 
 class ReconcileIn(Strict):
-    """Tuning of member reconciliation (read by the `reconcile` package); higher is more conservative."""
+    """Tuning of member reconciliation (read by the `reconcile` package). Probabilities are calibrated ones
+    (reconcile/calibration.json); raising accept, same_person and split, or lowering reject, is more cautious."""
 
-    voice_margin: Annotated[float, Field(gt=0, le=1)] = 0.10
-    voice_floor: Annotated[float, Field(ge=-1, le=1)] = 0.50
-    decide_at: Annotated[float, Field(gt=0, le=1)] = 0.8
-    min_gap: Annotated[float, Field(ge=0, le=1)] = 0.3
+    accept: Annotated[float, Field(gt=0.5, lt=1)] = 0.999
+    same_person: Annotated[float, Field(gt=0.5, lt=1)] = 0.999
+    split: Annotated[float, Field(gt=0.5, lt=1)] = 0.9995
+    reject: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
+    mixed: Annotated[float, Field(gt=0.5, lt=1)] = 0.99
+    voice_margin: Annotated[float, Field(ge=0, le=1)] = 0.05
+    elimination: bool = True
     use_voice: bool = True
     use_introductions: bool = True
 

@@ -6,7 +6,7 @@ created by appends, and name everyone — from identities already known, self-in
 
 from reconcile.errors import ApplyError, ReconcileError, ReviewError, VoiceUnavailable
 from reconcile.ledger import Ledger
-from reconcile.models import Candidate, Evidence, Member, Operation, Person, Plan, ReviewItem
+from reconcile.models import Candidate, Consistency, Evidence, Member, Operation, Person, Plan, Quote, ReviewItem
 from reconcile.planner import Settings, plan
 from reconcile.review import Answer
 from reconcile.review import read as read_review
@@ -17,6 +17,7 @@ __all__ = [
     "Answer",
     "ApplyError",
     "Candidate",
+    "Consistency",
     "Embedder",
     "Evidence",
     "Ledger",
@@ -25,6 +26,7 @@ __all__ = [
     "Outcome",
     "Person",
     "Plan",
+    "Quote",
     "ReconcileError",
     "ReviewError",
     "ReviewItem",

@@ -1,8 +1,8 @@
-"""Gathering evidence about every member of a conversation: identity already known, self-introductions,
-and voice (when the `voice` extra is installed and the segment's media is a local WAV).
+"""Gathering evidence about every member of a conversation: identity already known, self-introductions, and
+voice (when the `voice` extra is installed and the segment's media can be read).
 
-Voice references per person: the enrolment sample, the profile kept in the identity directory, and the
-speech of members that already carry that person's email (identified in earlier segments or runs).
+Voice references per person: the enrolment sample and the identity directory's samples, never the speech of
+members named in the same conversation (so one decision cannot lend its weight to the next one there).
 """
 
 from __future__ import annotations
@@ -16,37 +16,67 @@ from typing import Any
 import numpy as np
 
 from reconcile import intros
-from reconcile.models import Evidence, Member, Person
-from reconcile.voice import audio
+from reconcile.models import Consistency, Evidence, Member, Person, Quote
+from reconcile.voice import audio, consistency
 from reconcile.voice.embedder import Embedder
 
 
 @dataclass
 class VoiceBook:
-    """Reference voices by email, and a cache of enrolment embeddings."""
+    """Reference voices by person key (an email, or "new:<name>" for people answered as new), and warnings."""
 
     embedder: Embedder | None
     references: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
-    def enrol(self, email: str, sample: Path | None, profile: Sequence[float] | None) -> None:
-        if self.embedder is None:
+    def enrol(self, email: str, sample: Path | None) -> None:
+        if self.embedder is None or sample is None:
             return
-        vector = self.embedder.embed_file(sample) if sample is not None else None
-        if vector is not None:
-            self.references.setdefault(email, []).append(vector)
-        if profile is not None:
-            self.references.setdefault(email, []).append(np.asarray(profile, dtype=np.float64))
+        vector = self.embedder.embed_file(sample)
+        if vector is None:
+            self.warnings.append(f"{sample}: enrolment sample of {email} gives no voice (unreadable or under 1 s)")
+            return
+        self.references.setdefault(email, []).append(vector)
 
-    def reference(self, email: str) -> np.ndarray | None:
-        vectors = self.references.get(email)
+    def add(self, key: str, vector: Sequence[float]) -> None:
+        self.references.setdefault(key, []).append(np.asarray(vector, dtype=np.float64))
+
+    def reference(self, key: str) -> np.ndarray | None:
+        vectors = self.references.get(key)
         if not vectors:
             return None
         mean = np.mean(vectors, axis=0)
         return np.asarray(mean / (np.linalg.norm(mean) or 1.0))
 
 
+@dataclass
+class Heard:
+    """What a conversation's media say: each member's voice and its consistency, each message's place."""
+
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # member id -> unit embedding of its speech
+    consistency: dict[str, Consistency] = field(default_factory=dict)
+    times: dict[str, tuple[float, float]] = field(default_factory=dict)  # message id -> seconds in its medium
+    samples: dict[int, np.ndarray] = field(default_factory=dict)  # segment -> decoded audio (for review clips)
+    warnings: list[str] = field(default_factory=list)
+
+
 def _seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def relative_times(messages: Sequence[dict[str, Any]], segment_of: Mapping[str, int]) -> dict[str, tuple[float, float]]:
+    """Message id -> (start, end) relative to the first message of its segment."""
+    origin: dict[int, float] = {}
+    for m in messages:
+        index = segment_of.get(m["id"], 0)
+        origin[index] = min(origin.get(index, float("inf")), _seconds(m["startTime"]))
+    return {
+        m["id"]: (
+            _seconds(m["startTime"]) - origin[segment_of.get(m["id"], 0)],
+            _seconds(m["endTime"]) - origin[segment_of.get(m["id"], 0)],
+        )
+        for m in messages
+    }
 
 
 def members_of(
@@ -54,8 +84,10 @@ def members_of(
     members: Sequence[dict[str, Any]],
     messages: Sequence[dict[str, Any]],
     segment_of: Mapping[str, int],
+    times: Mapping[str, tuple[float, float]] | None = None,
 ) -> list[Member]:
-    """Each member with the segment it speaks in, its talk time and its own texts."""
+    """Each member with the segment it speaks in, its talk time, its own texts and quotes with times."""
+    times = times or relative_times(messages, segment_of)
     spoken: dict[str, list[dict[str, Any]]] = {}
     for message in messages:
         member_id = (message.get("from") or {}).get("id")
@@ -74,57 +106,69 @@ def members_of(
                 min(segments, default=0),
                 sum(float(m.get("duration") or 0) for m in own),
                 tuple(str(m.get("text", "")) for m in own),
+                tuple(Quote(str(m.get("text", "")), *(round(t, 2) for t in times[m["id"]])) for m in own),
             )
         )
     return found
 
 
-def member_voices(
+def hear(
     media: Mapping[int, Path | None],
     messages: Sequence[dict[str, Any]],
     segment_of: Mapping[str, int],
     embedder: Embedder,
-) -> dict[str, np.ndarray]:
-    """Member id -> embedding of its speech, cut from the local media of its segment (aligned by activity)."""
-    voices: dict[str, np.ndarray] = {}
+) -> Heard:
+    """Each member's voice, cut from the local media of its segment (aligned by speech activity)."""
+    heard = Heard(times=relative_times(messages, segment_of))
     for index, path in media.items():
-        samples = audio.read_wav(path) if path is not None else None
-        mine = [m for m in messages if segment_of.get(m["id"]) == index]
-        if samples is None or not mine:
+        mine = [m for m in messages if segment_of.get(m["id"], 0) == index]
+        if path is None or not mine:
             continue
-        origin = min(_seconds(m["startTime"]) for m in mine)
-        spans = [(_seconds(m["startTime"]) - origin, _seconds(m["endTime"]) - origin) for m in mine]
+        samples = audio.read_wav(path)
+        if samples is None:
+            heard.warnings.append(f"{path}: cannot be decoded, so its speakers have no voice evidence")
+            continue
+        heard.samples[index] = samples
+        spans = [heard.times[m["id"]] for m in mine]
         shift = audio.best_shift(spans, audio.activity(samples))
         by_member: dict[str, list[tuple[float, float]]] = {}
-        for message, span in zip(mine, spans, strict=True):
+        for message, (start, end) in zip(mine, spans, strict=True):
+            heard.times[message["id"]] = (start + shift, end + shift)
             member_id = (message.get("from") or {}).get("id")
             if member_id:
-                by_member.setdefault(member_id, []).append(span)
+                by_member.setdefault(member_id, []).append((start + shift, end + shift))
         for member_id, member_spans in by_member.items():
-            vector = embedder.embed(audio.cut(samples, member_spans, shift))
+            vector = embedder.embed(audio.cut(samples, member_spans, 0.0))
             if vector is not None:
-                voices[member_id] = vector
-    return voices
+                heard.vectors[member_id] = vector
+            measured = consistency.measure(embedder.embed_each(consistency.samples_of(samples, member_spans)))
+            if measured is not None:
+                heard.consistency[member_id] = measured
+    return heard
 
 
-def gather(
-    members: Sequence[Member], roster: Sequence[Person], voices: Mapping[str, np.ndarray], book: VoiceBook
-) -> list[Evidence]:
-    emails = {p.email for p in roster}
-    for member in members:  # members already carrying an identity lend their voice to that person
-        if member.email in emails and member.id in voices:
-            book.references.setdefault(member.email, []).append(voices[member.id])
-    references = {p.email: ref for p in roster if (ref := book.reference(p.email)) is not None}
+def gather(members: Sequence[Member], roster: Sequence[Person], heard: Heard, book: VoiceBook) -> list[Evidence]:
+    references = {key: ref for key in book.references if (ref := book.reference(key)) is not None}
     evidence = []
     for member in members:
+        emails = {p.email for p in roster}
         by_name = [p.email for p in roster if p.name == member.name]
         known = member.email if member.email in emails else (by_name[0] if len(by_name) == 1 else None)
-        vector = voices.get(member.id)
-        voice = {e: float(vector @ r) for e, r in references.items()} if vector is not None else {}
+        vector = heard.vectors.get(member.id)
+        voice = {key: round(float(vector @ r), 4) for key, r in references.items()} if vector is not None else {}
         peers = {
-            o.id: float(vector @ voices[o.id])
-            for o in members
-            if vector is not None and o.id != member.id and o.segment == member.segment and o.id in voices
+            other.id: round(float(vector @ heard.vectors[other.id]), 4)
+            for other in members
+            if vector is not None and other.id != member.id and other.id in heard.vectors
         }
-        evidence.append(Evidence(member, known, intros.introduced(member.texts, roster), voice, peers))
+        evidence.append(
+            Evidence(
+                member,
+                known,
+                intros.introduced(member.texts, roster),
+                voice,
+                peers,
+                heard.consistency.get(member.id),
+            )
+        )
     return evidence

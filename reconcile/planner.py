@@ -1,113 +1,224 @@
-"""Who is who, decided from evidence: a pure function from (members + evidence + roster) to a Plan.
+"""Who is who in one conversation, decided from evidence: a pure function from members, evidence and roster to a
+Plan. A wrong merge cannot be undone on the server, so when in doubt the plan asks, once per voice; it never
+guesses.
 
-Rules (a wrong merge cannot be undone, so the defaults are conservative):
-- a member that already carries a roster email, or whose name is exactly one roster person's, is that person;
-- a self-introduction names a candidate; two different introductions contradict each other;
-- voice is decided by rank and margin, never by an absolute threshold: the nearest person counts only when
-  they are at least `voice_margin` ahead of the runner-up (a `voice_floor` only rules out silence and noise);
-- sources that point at different people send the member to review;
-- a member is assigned only when its best candidate reaches `decide_at` and leads the second by `min_gap`;
-- within one segment two members are two people, unless their voices are closer to each other than to anyone
-  else by `voice_margin` and both point at the same person (the diarizer split one person): then they merge;
-- `participants`, when given, restrict the candidates; people outside the roster are never merged into anyone;
-- the survivor of a merge is the person's member from the earliest segment (the one already holding the
-  email, if any, since the API keeps that one), renamed first; every other member of that person then merges
-  into it.
+Rules:
+- members are first grouped into voices (`reconcile.voices`): across segments by calibrated voice similarity,
+  within a segment only as a detected split of one person;
+- a member whose own speech is not one voice (the diarizer merged two people: its windows split into two halves
+  unlike each other, probability `mixed`) is never renamed or merged automatically: it is a review entry alone;
+- a voice is named from all its members' evidence: an identity a member already carries, self-introductions,
+  and its voice against people's enrolment samples and identity-directory profiles (calibrated probability
+  `accept`, and a lead of `voice_margin` in cosine over anyone else on file). It is named only when these point
+  at exactly one roster person who may be in the conversation (its `participants`, when listed) and nothing says
+  otherwise: a voice on file that is clearly not that person (probability at most `reject`) sends it to review;
+- two voices named as one person are merged only when they never share a segment and do not sound like two
+  different people; otherwise both go to review;
+- elimination: when the conversation lists its participants, exactly one of them has no voice on file and is not
+  yet found, and exactly one voice is left unresolved, which matches no voice on file, that voice is them;
+- answers from review (`forced`: member id -> email) win; members answered "new" or "skip" (`settled`) are
+  neither decided nor asked again; members already asked about (`asked`: member id -> voice key) stay that
+  question until it is answered, so planning again after applying proposes nothing new;
+- the survivor of a merge is the person's member from the earliest segment (the one already holding the email,
+  if any), renamed first; every other member of that person then merges into it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from reconcile.models import Candidate, Evidence, Operation, Person, Plan, ReviewItem
+from reconcile import voices
+from reconcile.calibration import Calibration, default
+from reconcile.models import Candidate, Evidence, Member, Operation, Person, Plan, ReviewItem
 
-KNOWN, INTRODUCED, VOICE_STRONG, VOICE_WEAK = 1.0, 0.9, 0.85, 0.4
+MIN_MINORITY = 0.2  # a member is mixed only when the smaller half is at least this share of its windows
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    voice_margin: float = 0.10
-    voice_floor: float = 0.50
-    decide_at: float = 0.8
-    min_gap: float = 0.3
+    """`[reconcile]` in the manifest. Probabilities come from `reconcile/calibration.json` (docs: odds)."""
+
+    accept: float = 0.999  # P(same person) a voice needs against a voice on file to be named by voice
+    same_person: float = 0.999  # P(same person) two members of different segments need to be one voice
+    split: float = 0.9995  # ... and two members of one segment (the diarizer split one person)
+    reject: float = 0.01  # at or below this P(same person), a voice is "not that person"
+    mixed: float = 0.99  # P(two voices) at which a member's own speech counts as mixed
+    voice_margin: float = 0.05  # cosine lead the best voice on file needs over the runner-up
+    elimination: bool = True
     use_voice: bool = True
     use_introductions: bool = True
 
 
-def candidates(evidence: Evidence, allowed: set[str], settings: Settings) -> list[Candidate]:
-    """Every person this member could be, best first, with the reasons."""
-    scores: dict[str, float] = {}
-    reasons: dict[str, list[str]] = {}
+@dataclass(slots=True)
+class _Voice:
+    members: tuple[Evidence, ...]
+    email: str | None = None
+    reason: str = ""
+    open: str = ""  # why it goes to review (empty: not decided yet or decided)
+    scores: dict[str, float] = field(default_factory=dict)  # person key -> talk-weighted cosine
 
-    def vote(email: str, score: float, reason: str) -> None:
-        if email in allowed:
-            scores[email] = max(scores.get(email, 0.0), score)
-            reasons.setdefault(email, []).append(reason)
+    @property
+    def key(self) -> str:
+        return "voice-" + self.members[0].member.id
 
-    if evidence.known:
-        vote(evidence.known, KNOWN, "already carries this identity")
-    if settings.use_introductions:
-        for email in evidence.introduced:
-            vote(email, INTRODUCED if len(evidence.introduced) == 1 else 0.5, "introduced themself")
-    if settings.use_voice and evidence.voice:
-        ranked = sorted(((s, e) for e, s in evidence.voice.items() if e in allowed), reverse=True)
-        complete = allowed <= set(evidence.voice)  # rank means nothing if someone allowed has no voice on file
-        for position, (cosine, email) in enumerate(ranked[:3]):
-            lead = cosine - (ranked[1][0] if len(ranked) > 1 else 0.0)
-            strong = complete and position == 0 and lead >= settings.voice_margin and cosine >= settings.voice_floor
-            vote(email, VOICE_STRONG if strong else VOICE_WEAK * max(0.0, cosine), f"voice {cosine:.2f}")
-    found = [Candidate(e, round(s, 3), tuple(reasons[e])) for e, s in scores.items()]
-    return sorted(found, key=lambda c: (-c.score, c.email))
+    @property
+    def segments(self) -> set[int]:
+        return {e.member.segment for e in self.members}
 
 
-def _conflicting(evidence: Evidence, allowed: set[str], settings: Settings) -> bool:
-    """Strong sources that name different people."""
-    strong = set()
-    if evidence.known:
-        strong.add(evidence.known)
-    if settings.use_introductions and len(evidence.introduced) == 1:
-        strong.add(evidence.introduced[0])
-    if settings.use_introductions and len(evidence.introduced) > 1:
-        return True
-    if settings.use_voice and len(evidence.voice) > 1 and allowed <= set(evidence.voice):
-        ranked = sorted(evidence.voice.items(), key=lambda item: -item[1])
-        if ranked[0][1] - ranked[1][1] >= settings.voice_margin and ranked[0][1] >= settings.voice_floor:
-            strong.add(ranked[0][0])
-    return len(strong) > 1
+@dataclass(frozen=True, slots=True)
+class _Judge:
+    settings: Settings
+    calibration: Calibration
+
+    def strong(self, scores: Mapping[str, float]) -> str | None:
+        """The person this voice is, by voice alone, or None."""
+        if not self.settings.use_voice or not scores:
+            return None
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        best, cosine = ranked[0]
+        lead = cosine - (ranked[1][1] if len(ranked) > 1 else -1.0)
+        accepted = self.calibration.p_enrolment(cosine) >= self.settings.accept
+        return best if accepted and lead >= self.settings.voice_margin else None
+
+    def clearly_not(self, scores: Mapping[str, float], key: str) -> bool:
+        return key in scores and self.calibration.p_enrolment(scores[key]) <= self.settings.reject
+
+    def identities(self, e: Evidence) -> frozenset[str]:
+        found = {e.known} if e.known else set()
+        if self.settings.use_introductions:
+            found |= set(e.introduced)
+        strong = self.strong(e.voice)
+        return frozenset(found | ({strong} if strong else set()))
+
+    def mixed(self, e: Evidence) -> bool:
+        c = e.consistency
+        return (
+            c is not None and c.minority >= MIN_MINORITY and self.calibration.p_mixed(c.cosine) >= self.settings.mixed
+        )
 
 
-def _decide(evidence: Evidence, found: list[Candidate], allowed: set[str], settings: Settings) -> str | None:
-    if not found or _conflicting(evidence, allowed, settings):
-        return None
-    best, second = found[0].score, found[1].score if len(found) > 1 else 0.0
-    return found[0].email if best >= settings.decide_at and best - second >= settings.min_gap else None
+def _scores(members: Sequence[Evidence]) -> dict[str, float]:
+    """Person key -> the voice's cosine with them: members' cosines weighted by talk time."""
+    totals: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for e in members:
+        weight = max(e.member.talk_seconds, 0.1)
+        for key, cosine in e.voice.items():
+            totals[key] = totals.get(key, 0.0) + weight * cosine
+            weights[key] = weights.get(key, 0.0) + weight
+    return {key: round(totals[key] / weights[key], 4) for key in totals}
 
 
-def _split(a: Evidence, b: Evidence, email: str, settings: Settings) -> bool:
-    """Two members of one segment that are one person: closer to each other than to anyone else, by the margin."""
-    together = a.voice_peers.get(b.member.id)
-    if together is None:
-        return False
-    others = [s for e, s in a.voice.items() if e != email] + [s for e, s in b.voice.items() if e != email]
-    return together >= max(others, default=0.0) + settings.voice_margin
+def _name(voice: _Voice, judge: _Judge, allowed: set[str], people: Mapping[str, Person]) -> None:
+    """Set the voice's email and reason, or why it stays open."""
+    known = {e.known for e in voice.members if e.known}
+    introduced = {x for e in voice.members for x in e.introduced} if judge.settings.use_introductions else set()
+    strong = judge.strong(voice.scores)
+    sources = {
+        "already carries this identity": known,
+        "introduced themself": introduced,
+        "voice matches": {strong} if strong else set(),
+    }
+    pointed = set().union(*sources.values())
+    if not pointed:
+        return
+    if len(pointed) > 1:
+        voice.open = "the evidence names different people: " + "; ".join(
+            f"{source} {', '.join(sorted(found))}" for source, found in sources.items() if found
+        )
+        return
+    (email,) = pointed
+    if email not in people:
+        voice.open = f"its voice matches {email}, who is not on the roster"
+        return
+    if email not in allowed:
+        voice.open = f"the evidence names {email}, who is not a participant of this conversation"
+        return
+    if judge.clearly_not(voice.scores, email):
+        p = judge.calibration.p_enrolment(voice.scores[email])
+        voice.open = f"named as {email}, but the voice on file for {email} is not this voice (P={p:.3f})"
+        return
+    voice.email = email
+    voice.reason = "; ".join(
+        source + (f" (P={judge.calibration.p_enrolment(voice.scores[email]):.4f})" if source == "voice matches" else "")
+        for source, found in sources.items()
+        if email in found
+    )
 
 
-def _one_to_one(decided: dict[str, str], by_id: dict[str, Evidence], settings: Settings) -> dict[str, str]:
-    """Within a segment, two members may share a person only as a detected split; otherwise both go to review."""
-    kept = dict(decided)
-    groups: dict[tuple[int, str], list[str]] = {}
-    for member_id, email in decided.items():
-        groups.setdefault((by_id[member_id].member.segment, email), []).append(member_id)
-    for (_, email), ids in groups.items():
-        pairs_ok = all(_split(by_id[x], by_id[y], email, settings) for x in ids for y in ids if x < y)
-        if len(ids) > 1 and not pairs_ok:
-            for member_id in ids:
-                kept.pop(member_id)
-    return kept
+def _one_voice_per_person(named: list[_Voice], judge: _Judge, contenders: Sequence[_Voice] = ()) -> None:
+    """Voices named as one person merge only across segments and when they do not sound like two people.
+    `contenders` (questions asked before) count as claims on the person they point at, but are not changed."""
+    by_email: dict[str, list[_Voice]] = {}
+    for voice in named:
+        if voice.email:
+            by_email.setdefault(voice.email, []).append(voice)
+    for voice in contenders:
+        if voice.email:
+            by_email.setdefault(voice.email, []).append(voice)
+    for email, found in by_email.items():
+        segments = [s for v in found for s in v.segments]
+        apart = any(
+            judge.calibration.p_member(cosine) <= judge.settings.reject
+            for v in found
+            for w in found
+            if v is not w
+            for a in v.members
+            for b in w.members
+            if (cosine := a.peers.get(b.member.id)) is not None
+        )
+        if len(found) > 1 and (len(segments) != len(set(segments)) or apart):
+            why = "in one segment" if len(segments) != len(set(segments)) else "that sound like different people"
+            for voice in found:
+                if voice not in contenders:
+                    voice.email, voice.open = None, f"several voices {why} point at {email}"
 
 
-def _operations(decided: dict[str, str], by_id: dict[str, Evidence], people: dict[str, Person]) -> list[Operation]:
+def _eliminate(voices_: list[_Voice], judge: _Judge, allowed: set[str], *, listed: bool, asked: int) -> None:
+    if not (judge.settings.elimination and judge.settings.use_voice and listed) or asked:
+        return
+    on_file = {key for v in voices_ for e in v.members for key in e.voice}
+    found = {v.email for v in voices_ if v.email} | {e.known for v in voices_ for e in v.members if e.known}
+    unknown = sorted(allowed - on_file - found)
+    unresolved = [v for v in voices_ if v.email is None and not any(e.member.email for e in v.members)]
+    if len(unknown) != 1 or len(unresolved) != 1 or unresolved[0].open:
+        return
+    (voice,) = unresolved
+    if not voice.scores or not all(judge.clearly_not(voice.scores, key) for key in voice.scores):
+        return
+    best = max(judge.calibration.p_enrolment(c) for c in voice.scores.values())
+    voice.email = unknown[0]
+    voice.reason = (
+        f"elimination: {unknown[0]} is the only listed participant with no voice on file, and this voice matches"
+        f" none of the voices on file (best P={best:.4f})"
+    )
+
+
+def _candidates(voice: _Voice, judge: _Judge, allowed: set[str]) -> tuple[Candidate, ...]:
+    found = []
+    for email in sorted(allowed):
+        reasons, score = [], 0.0
+        if any(e.known == email for e in voice.members):
+            reasons.append("already carries this identity")
+            score = 1.0
+        if any(email in e.introduced for e in voice.members):
+            reasons.append("introduced themself")
+            score = 1.0
+        if email in voice.scores:
+            p = judge.calibration.p_enrolment(voice.scores[email])
+            reasons.append(f"voice P={p:.3f} (cosine {voice.scores[email]:.2f})")
+            score = max(score, p)
+        else:
+            reasons.append("no voice on file")
+        found.append(Candidate(email, round(score, 4), tuple(reasons)))
+    return tuple(sorted(found, key=lambda c: (-c.score, c.email)))
+
+
+def _operations(
+    decided: Mapping[str, str], by_id: Mapping[str, Evidence], people: Mapping[str, Person]
+) -> list[Operation]:
     operations = []
     for email in sorted(set(decided.values())):
         members = sorted(
@@ -125,13 +236,6 @@ def _operations(decided: dict[str, str], by_id: dict[str, Evidence], people: dic
     return sorted(operations, key=lambda op: (op.kind != "rename", by_id[op.member_id].member.segment, op.member_id))
 
 
-def _review(evidence: Evidence, found: list[Candidate]) -> ReviewItem:
-    m = evidence.member
-    return ReviewItem(
-        m.conversation_id, m.id, m.name, m.segment, round(m.talk_seconds, 1), m.texts[:3], tuple(found[:3])
-    )
-
-
 def plan(
     evidence: Sequence[Evidence],
     roster: Sequence[Person],
@@ -139,24 +243,81 @@ def plan(
     settings: Settings | None = None,
     *,
     forced: Mapping[str, str] | None = None,
+    settled: frozenset[str] = frozenset(),
+    asked: Mapping[str, tuple[str, str]] | None = None,
+    calibration: Calibration | None = None,
 ) -> Plan:
-    """The plan for one conversation's members; `forced` (member id -> roster email) are a person's answers."""
-    settings = settings or Settings()
+    """The plan for one conversation's members; `forced` (member id -> roster email) are a person's answers,
+    `settled` members were answered "new" or "skip" and are left alone, `asked` (member id -> (voice key, reason)) were
+    put to review before and stay there, grouped as they were, until answered."""
+    judge = _Judge(settings or Settings(), calibration or default())
     people = {p.email: p for p in roster}
     allowed = set(participants) & set(people) if participants else set(people)
+    forced = {i: e for i, e in (forced or {}).items() if e in people}
     by_id = {e.member.id: e for e in evidence}
-    found = {e.member.id: candidates(e, allowed, settings) for e in evidence}
-    decided = {i: email for i, e in by_id.items() if (email := _decide(e, found[i], allowed, settings)) is not None}
-    decided = _one_to_one(decided, by_id, settings)
-    decided |= {i: e for i, e in (forced or {}).items() if i in by_id and e in people}
-    review = tuple(
-        _review(by_id[i], found[i])
-        for i in sorted(by_id, key=lambda i: (by_id[i].member.segment, i))
-        if i not in decided
+    asked = {i: key for i, key in (asked or {}).items() if i in by_id and i not in forced and i not in settled}
+    open_ids = [
+        e for e in evidence if e.member.id not in forced and e.member.id not in settled and e.member.id not in asked
+    ]
+    mixed = frozenset(e.member.id for e in open_ids if judge.mixed(e))
+    groups = voices.group(
+        open_ids,
+        judge.calibration.p_member if judge.settings.use_voice else (lambda _: 0.0),
+        judge.identities,
+        same=judge.settings.same_person,
+        split=judge.settings.split,
+        alone=mixed,
     )
+    found = [_Voice(tuple(by_id[i] for i in g)) for g in groups]
+    for voice in found:
+        voice.scores = _scores(voice.members)
+        if voice.members[0].member.id in mixed:
+            c = voice.members[0].consistency
+            voice.open = (
+                f"its speech sounds like more than one voice (halves cosine {c.cosine:.2f}, smaller half"
+                f" {c.minority:.0%}): the diarizer may have merged two people"
+                if c
+                else "mixed"
+            )
+            continue
+        _name(voice, judge, allowed, people)
+    earlier = []
+    for key, _why in dict.fromkeys(asked.values()):
+        voice = _Voice(tuple(by_id[i] for i in by_id if i in asked and asked[i][0] == key))
+        voice.scores = _scores(voice.members)
+        _name(voice, judge, allowed, people)  # the person it points at, as a claim only
+        earlier.append(voice)
+    _one_voice_per_person(found, judge, earlier)
+    _eliminate(found, judge, allowed, listed=bool(participants), asked=len(asked))
+    for voice, (_, why) in zip(earlier, dict.fromkeys(asked.values()), strict=True):
+        voice.email, voice.open = None, why
+    found += earlier
+    decided = {e.member.id: v.email for v in found if v.email for e in v.members}
+    reasons = {e.member.id: v.reason for v in found if v.email for e in v.members}
+    for member_id, email in forced.items():
+        if member_id in by_id:
+            decided[member_id], reasons[member_id] = email, "answered in review"
+    review = []
+    for voice in found:
+        if voice.email is None and not voice.members[0].member.email:
+            why = voice.open or "no evidence names this voice"
+            review.append(
+                ReviewItem(
+                    voice.members[0].member.conversation_id,
+                    voice.key,
+                    tuple(e.member for e in voice.members),
+                    why,
+                    _candidates(voice, judge, allowed),
+                )
+            )
+        elif voice.email is None:
+            reasons |= {e.member.id: voice.open or "kept as it is" for e in voice.members}
     notes = tuple(
         f"{by_id[i].member.name} ({i[:8]}) has no voice evidence"
         for i in sorted(by_id)
-        if settings.use_voice and not by_id[i].voice
+        if judge.settings.use_voice and not by_id[i].voice and not by_id[i].peers
     )
-    return Plan(tuple(_operations(decided, by_id, people)), review, decided, notes)
+    return Plan(tuple(_operations(decided, by_id, people)), tuple(review), decided, reasons, notes)
+
+
+__all__ = ["Member", "Settings", "plan"]

@@ -1,8 +1,10 @@
-"""The review file: the members the planner could not settle, for a person to answer. TOML, one [[member]] each.
+"""The review file: the voices the planner could not settle, for a person to answer. TOML, one [[voice]] each.
 
-A person sets `identity` to a roster email, to "new" (with `name`, and `email` if known: the member is renamed,
-never merged), or to "skip"; an empty identity is still open. `symbl-batch reconcile apply MANIFEST --review
-FILE` carries the answers out.
+One [[voice]] per unresolved voice: all its members across segments, its quotes with times, a clip to listen to,
+and every allowed participant as a candidate. A person sets `identity` to a roster email (all the voice's
+members are named and merged), to "new" (with `new_name`, and `email` if known: its members are renamed to the
+new person, and merged when an email is given), or to "skip"; an empty identity is still open.
+`symbl-batch reconcile apply MANIFEST --review FILE` carries the answers out.
 
 Rule: a file a person edited may be anything; whatever is wrong with it (not TOML, too deep, an unknown key or
 table, a value of the wrong type, an email not on the roster) is one ReviewError naming file, line and key.
@@ -21,18 +23,26 @@ from typing import Any
 from reconcile.errors import ReviewError
 from reconcile.models import ReviewItem
 
-HEADER = """# symbl-batch review: who is each member below?
-# Set identity to a roster email, to "new" (then give name, and email if known), or to "skip".
+HEADER = """# symbl-batch review: who is each voice below? One entry per voice, with all its members.
+# Listen to its clip (the WAV file named in `clip`, beside this file) and read its quotes (seconds in the file).
+# Set identity to a roster email, to "new" (then set new_name, and email if you know it), or to "skip".
+# "new" and "skip" are remembered: that voice is not asked about again.
 # Then run: symbl-batch reconcile apply MANIFEST --review THIS_FILE
 """
 KEYS = frozenset(
     {
         "conversation",
         "conversation_id",
+        "voice",
+        "members",
         "member_id",
+        "names",
         "name",
+        "segments",
         "segment",
         "talk_seconds",
+        "reason",
+        "clip",
         "quotes",
         "candidates",
         "identity",
@@ -45,7 +55,7 @@ KEYS = frozenset(
 @dataclass(frozen=True, slots=True)
 class Answer:
     conversation_id: str
-    member_id: str
+    member_ids: tuple[str, ...]  # every member of the voice answered
     identity: str  # a roster email, "new" or "skip"
     name: str | None = None
     email: str | None = None
@@ -55,31 +65,46 @@ def _s(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid TOML basic string
 
 
-def render(conversation: str, items: Sequence[ReviewItem]) -> str:
+def _list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(_s(i) for i in items) + "]"
+
+
+def render(conversation: str, items: Sequence[ReviewItem], clips: Sequence[str | None] = ()) -> str:
+    """The review file: one [[voice]] per item; `clips` are the file names of each item's clip (or None)."""
     out = [HEADER]
-    for item in items:
-        candidates = ", ".join(
-            f"{{ email = {_s(c.email)}, score = {c.score}, reasons = [{', '.join(_s(r) for r in c.reasons)}] }}"
-            for c in item.candidates
+    for index, item in enumerate(items):
+        candidates = ",\n  ".join(
+            f"{{ email = {_s(c.email)}, score = {c.score}, reasons = {_list(c.reasons)} }}" for c in item.candidates
         )
+        quotes = ",\n  ".join(
+            f"{{ segment = {m.segment + 1}, start = {q.start}, end = {q.end}, text = {_s(q.text)} }}"
+            for m in item.members
+            for q in sorted(m.quotes, key=lambda q: q.start - q.end)[:3]
+        )
+        clip = clips[index] if index < len(clips) else None
         out += [
-            "[[member]]",
+            "[[voice]]",
             f"conversation = {_s(conversation)}",
             f"conversation_id = {_s(item.conversation_id)}",
-            f"member_id = {_s(item.member_id)}",
-            f"name = {_s(item.name)}",
-            f"segment = {item.segment + 1}",
+            f"voice = {_s(item.voice)}",
+            f"members = {_list([m.id for m in item.members])}",
+            f"names = {_list([m.name for m in item.members])}",
+            f"segments = [{', '.join(str(m.segment + 1) for m in item.members)}]",
             f"talk_seconds = {item.talk_seconds}",
-            f"quotes = [{', '.join(_s(q) for q in item.quotes)}]",
-            f"candidates = [{candidates}]",
+            f"reason = {_s(item.reason)}",
+            *([f"clip = {_s(clip)}"] if clip else []),
+            f"quotes = [\n  {quotes}\n]" if quotes else "quotes = []",
+            f"candidates = [\n  {candidates}\n]" if candidates else "candidates = []",
             'identity = ""',
+            'new_name = ""',
+            'email = ""',
             "",
         ]
     return "\n".join(out)
 
 
 def _line(text: str, index: int) -> int:
-    headers = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() == "[[member]]"]
+    headers = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() in ("[[voice]]", "[[member]]")]
     return headers[index] if index < len(headers) else 1
 
 
@@ -88,7 +113,7 @@ def read(path: Path, roster: set[str]) -> list[Answer]:
     text = _text(path)
     answers = []
     for i, entry in enumerate(_entries(path, text)):
-        answer = _answer(f"{path}, line {_line(text, i)}, member[{i}]", entry, roster)
+        answer = _answer(f"{path}, line {_line(text, i)}, voice[{i}]", entry, roster)
         if answer is not None:
             answers.append(answer)
     return answers
@@ -107,24 +132,27 @@ def _text(path: Path) -> str:
 
 
 def _entries(path: Path, text: str) -> list[dict[str, Any]]:
-    """The [[member]] tables; anything else in the file is refused (a misspelt [[member]] would answer nothing)."""
+    """The [[voice]] tables ([[member]] in files of older versions); anything else in the file is refused (a
+    misspelt [[voice]] would answer nothing)."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ReviewError(f"{path}: not valid TOML: {exc}") from None
     except RecursionError:
-        raise ReviewError(f"{path}: nested too deeply; a review file holds flat [[member]] tables") from None
+        raise ReviewError(f"{path}: nested too deeply; a review file holds flat [[voice]] tables") from None
     except ValueError:  # int() of a literal longer than the interpreter reads
         limit = sys.get_int_max_str_digits()
         raise ReviewError(
             f"{path}: a number of more than {limit} digits cannot be read; keep the numbers written"
         ) from None
-    unknown = sorted(set(document) - {"member"})
+    unknown = sorted(set(document) - {"voice", "member"})
     if unknown:
-        raise ReviewError(f"{path}, {unknown[0]}: unknown key; a review file holds only [[member]] tables")
-    entries = document.get("member", [])
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ReviewError(f"{path}, member: must be [[member]] tables, as reconcile wrote them")
+        raise ReviewError(f"{path}, {unknown[0]}: unknown key; a review file holds only [[voice]] tables")
+    entries = [*document.get("voice", []), *document.get("member", [])]
+    if not all(isinstance(e, dict) for e in entries) or not all(
+        isinstance(document.get(k, []), list) for k in ("voice", "member")
+    ):
+        raise ReviewError(f"{path}, voice: must be [[voice]] tables, as reconcile wrote them")
     return entries
 
 
@@ -136,6 +164,9 @@ def _answer(where: str, entry: dict[str, Any], roster: set[str]) -> Answer | Non
         if key in entry and not isinstance(entry[key], str):
             kind = type(entry[key]).__name__
             raise ReviewError(f"{where}.{key}: must be a string in quotes, not {kind}")
+    members = entry.get("members", [entry["member_id"]] if entry.get("member_id") else [])
+    if not isinstance(members, list) or not all(isinstance(m, str) and m for m in members):
+        raise ReviewError(f"{where}.members: must be the list of member ids reconcile wrote")
     identity = entry.get("identity", "").strip().lower()
     if not identity:
         return None
@@ -143,13 +174,17 @@ def _answer(where: str, entry: dict[str, Any], roster: set[str]) -> Answer | Non
         raise ReviewError(f'{where}.identity: \'{identity}\' is not a roster email, "new" or "skip"')
     if identity == "new" and not entry.get("new_name", "").strip():
         raise ReviewError(f'{where}.new_name: required when identity = "new" (the person\'s name)')
-    for key in ("conversation_id", "member_id"):
-        if not entry.get(key):
-            raise ReviewError(f"{where}.{key}: required key is missing; keep the value reconcile wrote")
+    if not entry.get("conversation_id"):
+        raise ReviewError(f"{where}.conversation_id: required key is missing; keep the value reconcile wrote")
+    if not members:
+        raise ReviewError(f"{where}.members: required key is missing; keep the value reconcile wrote")
+    email = entry.get("email", "").strip().lower() or None
+    if email is not None and "@" not in email:
+        raise ReviewError(f"{where}.email: '{email}' is not an email address; leave it empty if unknown")
     return Answer(
         entry["conversation_id"],
-        entry["member_id"],
+        tuple(members),
         identity,
-        entry.get("new_name"),
-        entry.get("email", "").lower() or None,
+        entry.get("new_name", "").strip() or None,
+        email,
     )

@@ -1,25 +1,33 @@
-"""Reconciling one conversation: read it, gather evidence, plan, and (unless only planning) apply and verify,
-rewrite its outputs with the real names, learn the confirmed voices, and leave a review file for the rest."""
+"""Reconciling one conversation: read it, gather evidence, plan, and (unless only planning) apply and confirm,
+rewrite its outputs with the real names, keep the decided voices in the identity directory, and leave a review
+file (with a clip per voice) for the rest.
+
+Rules: the answers that count are the ones given for this conversation, now or earlier (remembered in the
+ledger); a conversation is planned against the identity directory as it was when it was first reconciled, so
+planning it again right after proposes nothing new; only members whose speech is one voice, with at least
+`LEARN_SECONDS` of it, lend their voice to the directory.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 
 import batch
+from reconcile import clips, planner, review
 from reconcile import evidence as evidence_module
-from reconcile import planner, review
 from reconcile.apply import apply_and_confirm, verify
 from reconcile.errors import ApplyError
 from reconcile.ledger import Ledger
-from reconcile.models import Evidence, Operation, Person, Plan
-from reconcile.voice.embedder import Embedder
+from reconcile.models import Evidence, Member, Operation, Person, Plan
+
+LEARN_SECONDS = 4.0
+Choice = tuple[str, str | None, str | None]  # identity, new name, email
 
 
 @dataclass
@@ -31,6 +39,7 @@ class Outcome:
     review_file: Path | None = None
     voice_used: bool = False
     unconfirmed: list[Operation] = field(default_factory=list)  # answered 200, effect not shown: sent again next time
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def named(self) -> int:
@@ -53,18 +62,36 @@ def _segment_of(folder: Path) -> dict[str, int]:
     return {message_id: index for index, entry in enumerate(ledger) for message_id in entry.get("messageIds", [])}
 
 
-def _answered(answers: Sequence[review.Answer], conversation_id: str) -> tuple[dict[str, str], list[Operation]]:
-    forced, renames = {}, []
+def choices(
+    answers: Sequence[review.Answer], remembered: Mapping[str, Choice], conversation_id: str
+) -> dict[str, Choice]:
+    """Member id -> the answer that holds for it: this review file's, else one given earlier."""
+    found = dict(remembered)
     for answer in (a for a in answers if a.conversation_id == conversation_id):
-        if answer.identity == "new" and answer.name:
-            renames.append(
-                Operation(
-                    "rename", conversation_id, answer.member_id, answer.name, answer.email or "", answer.member_id
-                )
-            )
-        elif answer.identity not in ("new", "skip"):
-            forced[answer.member_id] = answer.identity
-    return forced, renames
+        for member_id in answer.member_ids:
+            found[member_id] = (answer.identity, answer.name, answer.email)
+    return found
+
+
+def new_people(chosen: Mapping[str, Choice], members: Sequence[Member]) -> list[Operation]:
+    """Operations for members answered "new": the earliest renamed, the others merged into it (with an email)
+    or given the same name (without one: the API merges only by email)."""
+    by_person: dict[tuple[str, str], list[Member]] = {}
+    for member in members:
+        identity, name, email = chosen.get(member.id, ("", None, None))
+        if identity == "new" and name:
+            by_person.setdefault((name, email or ""), []).append(member)
+    operations = []
+    for (name, email), found in sorted(by_person.items()):
+        ordered = sorted(found, key=lambda m: (m.email != (email or None), m.segment, -m.talk_seconds, m.id))
+        survivor = ordered[0]
+        for member in ordered:
+            if member is survivor or not email:
+                if (member.name, member.email or "") != (name, email):
+                    operations.append(Operation("rename", member.conversation_id, member.id, name, email, member.id))
+            else:
+                operations.append(Operation("merge", member.conversation_id, member.id, name, email, survivor.id))
+    return sorted(operations, key=lambda op: op.kind != "rename")
 
 
 async def reconcile_conversation(
@@ -74,14 +101,15 @@ async def reconcile_conversation(
     conversation_id: str,
     *,
     ledger: Ledger,
-    embedder: Embedder | None,
+    embedder: Any,
     settings: planner.Settings | None = None,
     answers: Sequence[review.Answer] = (),
     write: bool = True,
     on_done: Callable[[Operation], None] = lambda _: None,
     parts: dict[str, Any] | None = None,
 ) -> Outcome:
-    """`parts`: the results the run has just read and saved (members, messages), so they are not read again."""
+    """`parts`: the results the run has just read and saved (members, messages), so they are not read again.
+    `embedder`: a `reconcile.Embedder`, or None for no voice evidence."""
     folder = batch.conversation_dir(manifest.api.output, conversation.id)
     if parts is not None:
         members_raw, messages = parts["members"], parts["messages"]
@@ -89,52 +117,107 @@ async def reconcile_conversation(
         members_raw = await client.read(conversation_id, "members", "members")
         messages = await client.read(conversation_id, "messages", "messages")
     segment_of = _segment_of(folder)
-    members = evidence_module.members_of(conversation_id, members_raw, messages, segment_of)
     media = {i: s.file for i, s in enumerate(conversation.segments)}
-    profiles = ledger.profiles()
     roster = [Person(p.name, p.email) for p in manifest.people]
+    before = ledger.reconciled_at(conversation_id, len(conversation.segments))
+    profiles = ledger.profiles(excluding=conversation_id, before=before)
+    chosen = choices(answers, ledger.answers(conversation_id), conversation_id)
+    asked = {m: q for m, q in ledger.asked(conversation_id).items() if m not in chosen}
 
-    def weigh() -> tuple[dict[str, np.ndarray], list[Evidence]]:  # seconds of CPU with voice: a thread, not the loop
-        voices = evidence_module.member_voices(media, messages, segment_of, embedder) if embedder else {}
+    def weigh() -> tuple[evidence_module.Heard, list[str], list[Member], list[Evidence]]:  # CPU: not on the loop
+        if embedder is not None:
+            heard = evidence_module.hear(media, messages, segment_of, embedder)
+        else:
+            heard = evidence_module.Heard(times=evidence_module.relative_times(messages, segment_of))
         book = evidence_module.VoiceBook(embedder)
         for person in manifest.people:
-            book.enrol(person.email, person.enrolment, profiles.get(person.email))
-        return voices, evidence_module.gather(members, roster, voices, book)
+            book.enrol(person.email, person.enrolment)
+        if embedder is not None:
+            for key, vectors in profiles.items():
+                for vector in vectors:
+                    book.add(key, vector)
+        members = evidence_module.members_of(conversation_id, members_raw, messages, segment_of, heard.times)
+        return heard, book.warnings, members, evidence_module.gather(members, roster, heard, book)
 
-    voices, gathered = await asyncio.to_thread(weigh)
-    forced, renames = _answered(answers, conversation_id)
+    heard, warnings, members, gathered = await asyncio.to_thread(weigh)
+    forced = {m: c[0] for m, c in chosen.items() if c[0] not in ("new", "skip")}
+    settled = frozenset(m for m, c in chosen.items() if c[0] in ("new", "skip"))
     settings = settings or planner.Settings(**manifest.reconcile)
-    plan = planner.plan(gathered, roster, conversation.participants, settings, forced=forced)
-    plan = Plan(plan.operations + tuple(renames), plan.review, plan.assignments, plan.notes)
-    outcome = Outcome(conversation.id, conversation_id, plan, voice_used=bool(voices))
+    plan = planner.plan(
+        gathered, roster, conversation.participants, settings, forced=forced, settled=settled, asked=asked
+    )
+    plan = Plan(
+        plan.operations + tuple(new_people(chosen, members)),
+        plan.review,
+        plan.assignments,
+        plan.reasons,
+        plan.notes + tuple(heard.warnings) + tuple(warnings),
+    )
+    outcome = Outcome(conversation.id, conversation_id, plan, voice_used=bool(heard.vectors), warnings=warnings)
     if not write:
         return outcome
-    review_path = folder / "review.toml"
-    unanswered = [
-        item
-        for item in plan.review
-        if item.member_id not in forced and item.member_id not in {op.member_id for op in renames}
-    ]
-    if unanswered:
-        await batch.write_file(review_path, review.render(conversation.id, unanswered).encode())
-        outcome.review_file = review_path
-    elif review_path.exists():
-        review_path.unlink()
+    outcome.review_file = await _write_review(folder, conversation.id, plan, heard)
 
     def done(op: Operation) -> None:
         outcome.applied.append(op)
         on_done(op)
 
     outcome.unconfirmed = await apply_and_confirm(client, ledger, plan.operations, on_done=done)
-    parts = await batch.refresh(
-        client, manifest.api.output, conversation.id, conversation_id, title=conversation.name
-    )
-    problems = verify(plan.operations, parts)
+    parts = await batch.refresh(client, manifest.api.output, conversation.id, conversation_id, title=conversation.name)
+    confirmed = [op for op in plan.operations if op not in outcome.unconfirmed]
+    problems = verify(confirmed, parts)
     if problems:
         raise ApplyError(f"{conversation.id}: after applying the plan: " + "; ".join(problems))
-    ledger.mark_reconciled(conversation_id, len(conversation.segments))
-    names = {p.email: p.name for p in manifest.people}
-    for member_id, email in plan.assignments.items():
-        if member_id in voices:
-            ledger.learn(email, names.get(email, email), voices[member_id])
+    for answer in (a for a in answers if a.conversation_id == conversation_id):
+        for member_id in answer.member_ids:
+            ledger.remember(conversation_id, member_id, answer.identity, answer.name, answer.email)
+    for item in plan.review:
+        for member in item.members:
+            ledger.ask(conversation_id, member.id, item.voice, item.reason)
+    if before is None:
+        ledger.mark_reconciled(conversation_id, len(conversation.segments))
+    _learn(ledger, manifest, conversation_id, plan=plan, chosen=chosen, gathered=gathered, heard=heard)
     return outcome
+
+
+async def _write_review(folder: Path, conversation: str, plan: Plan, heard: evidence_module.Heard) -> Path | None:
+    path = folder / "review.toml"
+    await asyncio.to_thread(clips.clear, folder)
+    if not plan.review:
+        path.unlink(missing_ok=True)
+        return None
+    names: list[str | None] = []
+    for item in plan.review:
+        samples = clips.samples_of(item, heard.samples)
+        if samples is None:
+            names.append(None)
+            continue
+        names.append(clips.name_of(item))
+        await asyncio.to_thread(clips.write, folder / clips.name_of(item), samples)
+    await batch.write_file(path, review.render(conversation, plan.review, names).encode())
+    return path
+
+
+def _learn(
+    ledger: Ledger,
+    manifest: batch.Manifest,
+    conversation_id: str,
+    *,
+    plan: Plan,
+    chosen: Mapping[str, Choice],
+    gathered: Sequence[Evidence],
+    heard: evidence_module.Heard,
+) -> None:
+    """Keep each decided or answered member's voice in the directory, when it is one voice with enough speech."""
+    names = {p.email: p.name for p in manifest.people}
+    people: dict[str, tuple[str, str]] = {m: (e, names.get(e, e)) for m, e in plan.assignments.items()}
+    for member_id, (identity, name, email) in chosen.items():
+        if identity == "new" and name:
+            people[member_id] = (email or f"new:{name.lower()}", name)
+    by_id = {e.member.id: e for e in gathered}
+    for member_id, (person, name) in people.items():
+        e, vector = by_id.get(member_id), heard.vectors.get(member_id)
+        if e is None or vector is None or e.member.talk_seconds < LEARN_SECONDS:
+            continue
+        source = "answer" if member_id in chosen else plan.reasons.get(member_id, "decided")
+        ledger.learn(person, name, vector, conversation_id=conversation_id, member_id=member_id, source=source)

@@ -10,22 +10,15 @@ between the two lies is measured (`reconcile/calibration.json`), not chosen here
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from reconcile.models import Consistency
 from speech.cluster import centroids, cluster
 from speech.voice.fbank import RATE
 
 WINDOW, HOP, MIN_SPAN = 1.5, 0.75, 1.0
 MIN_WINDOWS = 6  # fewer windows (about 5 s of speech) say nothing about mixing
-
-
-@dataclass(frozen=True, slots=True)
-class Consistency:
-    cosine: float  # between the centroids of the two halves (1.0: one voice throughout)
-    minority: float  # share of windows in the smaller half (0.0 .. 0.5)
-    windows: int
 
 
 def window_starts(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:

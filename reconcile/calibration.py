@@ -1,0 +1,85 @@
+"""From a cosine to a probability, by measured distributions (`reconcile/calibration.json`).
+
+The file holds, for each comparison reconciliation makes, the mean and spread of the cosine when the two sides
+are one person and when they are two: a member's voice against a person's enrolment or directory profile
+(`enrolment`), two members' voices (`member`), and the two halves of one member's speech (`consistency`:
+`one` voice or `two`). They were measured on a calibration set of voices the evaluation never uses
+(`python -m tests.benchmarks.reconset.calibrate` rewrites the file).
+
+Rule: P(one person | cosine) comes from a normal fit of each class with equal priors, made monotone (a higher
+cosine never means a lower probability), so a bar on the probability is a bar on the cosine. The bars people
+set in `[reconcile]` are probabilities; `bar()` gives the cosine they stand for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FILE = Path(__file__).with_name("calibration.json")
+GRID = np.linspace(-1.0, 1.0, 2001)
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """P(the positive class | cosine), monotone increasing in the cosine."""
+
+    grid: np.ndarray
+    probability: np.ndarray
+
+    @classmethod
+    def fit(cls, positive: dict[str, Any], negative: dict[str, Any]) -> Curve:
+        def log_density(stats: dict[str, Any]) -> np.ndarray:
+            mean, sd = float(stats["mean"]), max(float(stats["sd"]), 1e-3)
+            return np.asarray(-0.5 * ((GRID - mean) / sd) ** 2 - math.log(sd))
+
+        ratio = np.clip(log_density(negative) - log_density(positive), -700, 700)
+        return cls(GRID, np.maximum.accumulate(1.0 / (1.0 + np.exp(ratio))))
+
+    def __call__(self, cosine: float) -> float:
+        return float(np.interp(cosine, self.grid, self.probability))
+
+    def bar(self, probability: float) -> float:
+        """The lowest cosine whose probability reaches `probability` (above 1.0: never)."""
+        reached = np.flatnonzero(self.probability >= probability)
+        return float(self.grid[reached[0]]) if len(reached) else 1.01
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    enrolment: Curve  # a member against a person's reference voice: P(same person)
+    member: Curve  # two members: P(same person)
+    mixed: Curve  # the halves of one member's speech: P(two voices), increasing as the cosine FALLS
+
+    def p_enrolment(self, cosine: float) -> float:
+        return self.enrolment(cosine)
+
+    def p_member(self, cosine: float) -> float:
+        return self.member(cosine)
+
+    def p_mixed(self, cosine: float) -> float:
+        return self.mixed(-cosine)
+
+
+def _negated(stats: dict[str, Any]) -> dict[str, Any]:
+    return {"mean": -float(stats["mean"]), "sd": float(stats["sd"])}
+
+
+def from_document(document: dict[str, Any]) -> Calibration:
+    enrolment, member, consistency = document["enrolment"], document["member"], document["consistency"]
+    return Calibration(
+        Curve.fit(enrolment["same"], enrolment["different"]),
+        Curve.fit(member["same"], member["different"]),
+        Curve.fit(_negated(consistency["two"]), _negated(consistency["one"])),
+    )
+
+
+@cache
+def default() -> Calibration:
+    return from_document(json.loads(FILE.read_text()))
