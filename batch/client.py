@@ -250,8 +250,12 @@ class SymblClient:
             "allow_redirects": False,
         }
         if json_body is not None:
-            kwargs["data"] = orjson.dumps(json_body)
-            headers["Content-Type"] = "application/json"
+            body = orjson.dumps(json_body)
+            # a submission's body is sent as a one-shot stream: aiohttp resends an idempotent method (a PUT
+            # append) by itself when a kept-alive connection drops, but never a consumed stream, so a dropped
+            # append surfaces as an unknown outcome, which the flow settles, instead of a second job
+            kwargs["data"] = _once(body) if submit else body
+            headers |= {"Content-Type": "application/json", "Content-Length": str(len(body))}
         where = f"{method} {path}"
         try:
             async with contextlib.AsyncExitStack() as stack:
@@ -421,6 +425,10 @@ class SymblClient:
         if email is not None:
             body["email"] = email.strip().lower()
         await self._authorized("PUT", f"/v1/conversations/{conversation_id}/members/{member_id}", json_body=body)
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
 
 
 async def _stream(handle: Any, size: int, progress: Upload) -> AsyncIterator[bytes]:

@@ -10,8 +10,10 @@ import shutil
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from batch import Event, LockedError, StateWriteError, load_manifest, open_run
 from batch.hooks import Finished
@@ -246,3 +248,33 @@ async def test_the_state_failing_in_the_run_loop_stops_it_cleanly(make_emulator:
     async with open_run(loaded, options=FAST) as run:
         assert (await run.run()).ok
     assert (await emu.control("stats"))["conversations_created"] == 3
+
+
+async def test_a_url_append_dropped_after_the_server_acted_is_one_job(
+    make_emulator: MakeEmulator, tmp_path: Path, aiohttp_server: Any
+) -> None:
+    """The server acts on a URL append, then drops the kept-alive connection. Before: aiohttp resent the PUT by
+    itself (an idempotent method with a replayable body), so the server appended the recording twice."""
+
+    async def serve(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(MEDIA / request.match_info["name"])
+
+    app = web.Application()
+    app.router.add_get("/files/{name}", serve)
+    media = await aiohttp_server(app)
+    emu = await make_emulator(faults={"script": {"PUT /v1/process/audio/url/*": ["reset_after"]}})
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        '[api]\noutput = "out"\n[[conversations]]\nid = "standup"\n'
+        f'  [[conversations.segments]]\n  url = "{media.make_url("/files/standup-part1.wav")}"\n'
+        f'  [[conversations.segments]]\n  url = "{media.make_url("/files/standup-part2.wav")}"\n'
+    )
+    report = await emu.run(manifest)
+    assert report.ok, report.segments
+    stats = await emu.control("stats")
+    assert (stats["appends"], stats["jobs_submitted"]) == (1, 2)
+    (conversation,) = (await emu.control("state"))["conversations"]
+    assert [s["mediaSha256"] for s in conversation["segments"]] == [
+        _sha("standup-part1.wav"),
+        _sha("standup-part2.wav"),
+    ]
