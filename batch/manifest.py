@@ -222,15 +222,19 @@ def _api(root: Path, parsed: ManifestIn, problems: Problems, environ: dict[str, 
     )
 
 
+# Enrolment samples are read by the voice decoder (speech.decode), the same one as conversation media.
+ENROLMENT = "a recording of the person's voice (WAV, mp3, mp4, m4a, ogg or flac)"
+
+
 def _person(root: Path, index: int, person: Any, problems: Problems) -> Person:
     enrolment = root / person.enrolment if person.enrolment else None
     if enrolment is not None:
         try:
-            media.regular_size(enrolment, wanted="a WAV file")
+            media.regular_size(enrolment, wanted=ENROLMENT)
         except media.Missing:
             problems.add(
                 ("people", index, "enrolment"),
-                f"file not found: {person.enrolment}; give a WAV relative to the manifest",
+                f"file not found: {person.enrolment}; give {ENROLMENT} relative to the manifest",
             )
         except ValueError as exc:
             problems.add(("people", index, "enrolment"), str(exc))

@@ -6,9 +6,16 @@ are one person and when they are two: a member's voice against a person's enrolm
 `one` voice or `two`). They were measured on a calibration set of voices the evaluation never uses
 (`python -m tests.benchmarks.reconset.calibrate` rewrites the file).
 
-Rule: P(one person | cosine) comes from a normal fit of each class with equal priors, made monotone (a higher
-cosine never means a lower probability), so a bar on the probability is a bar on the cosine. The bars people
-set in `[reconcile]` are probabilities; `bar()` gives the cosine they stand for.
+Rules:
+- the odds that one cosine is one person, not two, are the ratio of the two classes' normal fits (equal
+  priors), made monotone (a higher cosine never means lower odds); `Curve` gives them as a probability;
+- a decision among alternatives uses all of them: the posterior that a voice is person j among the voices on
+  file, or nobody on file, is odds_j / (1 + sum of every candidate's odds) (`posterior`), so two alike
+  candidates share the belief instead of each looking certain;
+- the bars people set in `[reconcile]` are these probabilities; `Curve.bar()` gives the cosine a single
+  candidate needs for one.
+Measured here: the fits cap the odds of one cosine at about 75:1 (P = 0.987): a different person's voice can
+score as high as 0.97 against an enrolment (the different-person class is wide), so no bar above that exists.
 """
 
 from __future__ import annotations
@@ -45,6 +52,10 @@ class Curve:
     def __call__(self, cosine: float) -> float:
         return float(np.interp(cosine, self.grid, self.probability))
 
+    def odds(self, cosine: float) -> float:
+        p = min(self(cosine), 1.0 - 1e-12)
+        return p / (1.0 - p)
+
     def bar(self, probability: float) -> float:
         """The lowest cosine whose probability reaches `probability` (above 1.0: never)."""
         reached = np.flatnonzero(self.probability >= probability)
@@ -65,6 +76,12 @@ class Calibration:
 
     def p_mixed(self, cosine: float) -> float:
         return self.mixed(-cosine)
+
+
+def posterior(odds: dict[str, float]) -> dict[str, float]:
+    """Each candidate's probability of being the one, against the others and against "none of them"."""
+    total = 1.0 + sum(odds.values())
+    return {key: value / total for key, value in odds.items()}
 
 
 def _negated(stats: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Short WAV clips of a voice for the review file, so a person can listen before answering.
 
-Rule: a clip is the voice's longest quotes, cut from its segments' decoded audio, at most `SECONDS` long in all,
-with `GAP` seconds of silence between quotes; 16 kHz mono 16-bit PCM, beside the review file. A voice whose
+Rule: a clip is the voice's longest quotes, cut from its segments' decoded audio, with `GAP` seconds of silence
+between quotes, at most `SECONDS` long in all; 16 kHz mono 16-bit PCM, beside the review file. A voice whose
 media could not be read has no clip (the review entry says nothing about one).
 """
 
@@ -40,7 +40,7 @@ def samples_of(item: ReviewItem, audio: Mapping[int, np.ndarray]) -> np.ndarray 
         piece = audio[segment][start : start + int(length * RATE)]
         if len(piece):
             parts += [piece, np.zeros(int(GAP * RATE), dtype=np.float32)]
-            total += len(piece) / RATE
+            total += len(piece) / RATE + GAP
     return np.concatenate(parts[:-1]) if parts else None
 
 

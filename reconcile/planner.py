@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconcile import voices
-from reconcile.calibration import Calibration, default
+from reconcile.calibration import Calibration, default, posterior
 from reconcile.models import Candidate, Evidence, Member, Operation, Person, Plan, ReviewItem
 
 MIN_MINORITY = 0.2  # a member is mixed only when the smaller half is at least this share of its windows
@@ -37,14 +37,15 @@ MIN_MINORITY = 0.2  # a member is mixed only when the smaller half is at least t
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """`[reconcile]` in the manifest. Probabilities come from `reconcile/calibration.json` (docs: odds)."""
+    """`[reconcile]` in the manifest (the schema, `batch.schema.ReconcileIn`, has the same defaults and says what
+    each means). Probabilities come from `reconcile/calibration.json`."""
 
-    accept: float = 0.999  # P(same person) a voice needs against a voice on file to be named by voice
-    same_person: float = 0.999  # P(same person) two members of different segments need to be one voice
-    split: float = 0.9995  # ... and two members of one segment (the diarizer split one person)
-    reject: float = 0.01  # at or below this P(same person), a voice is "not that person"
-    mixed: float = 0.99  # P(two voices) at which a member's own speech counts as mixed
-    voice_margin: float = 0.05  # cosine lead the best voice on file needs over the runner-up
+    accept: float = 0.97
+    same_person: float = 0.97
+    split: float = 0.98
+    reject: float = 0.01
+    mixed: float = 0.99
+    voice_margin: float = 0.05
     elimination: bool = True
     use_voice: bool = True
     use_introductions: bool = True
@@ -72,6 +73,10 @@ class _Judge:
     settings: Settings
     calibration: Calibration
 
+    def beliefs(self, scores: Mapping[str, float]) -> dict[str, float]:
+        """Person key -> P(this voice is them), against everyone else on file and against nobody on file."""
+        return posterior({key: self.calibration.enrolment.odds(cosine) for key, cosine in scores.items()})
+
     def strong(self, scores: Mapping[str, float]) -> str | None:
         """The person this voice is, by voice alone, or None."""
         if not self.settings.use_voice or not scores:
@@ -79,7 +84,7 @@ class _Judge:
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         best, cosine = ranked[0]
         lead = cosine - (ranked[1][1] if len(ranked) > 1 else -1.0)
-        accepted = self.calibration.p_enrolment(cosine) >= self.settings.accept
+        accepted = self.beliefs(scores)[best] >= self.settings.accept
         return best if accepted and lead >= self.settings.voice_margin else None
 
     def clearly_not(self, scores: Mapping[str, float], key: str) -> bool:
@@ -141,8 +146,9 @@ def _name(voice: _Voice, judge: _Judge, allowed: set[str], people: Mapping[str, 
         voice.open = f"named as {email}, but the voice on file for {email} is not this voice (P={p:.3f})"
         return
     voice.email = email
+    belief = judge.beliefs(voice.scores).get(email)
     voice.reason = "; ".join(
-        source + (f" (P={judge.calibration.p_enrolment(voice.scores[email]):.4f})" if source == "voice matches" else "")
+        source + (f" (P={belief:.3f}, cosine {voice.scores[email]:.2f})" if source == "voice matches" else "")
         for source, found in sources.items()
         if email in found
     )
@@ -176,8 +182,9 @@ def _one_voice_per_person(named: list[_Voice], judge: _Judge, contenders: Sequen
                     voice.email, voice.open = None, f"several voices {why} point at {email}"
 
 
-def _eliminate(voices_: list[_Voice], judge: _Judge, allowed: set[str], *, listed: bool, asked: int) -> None:
-    if not (judge.settings.elimination and judge.settings.use_voice and listed) or asked:
+def _eliminate(voices_: list[_Voice], judge: _Judge, allowed: set[str], *, listed: bool, engaged: int) -> None:
+    """Only where nobody has asked or answered anything yet (`engaged`: questions and answers on file)."""
+    if not (judge.settings.elimination and judge.settings.use_voice and listed) or engaged:
         return
     on_file = {key for v in voices_ for e in v.members for key in e.voice}
     found = {v.email for v in voices_ if v.email} | {e.known for v in voices_ for e in v.members if e.known}
@@ -197,6 +204,7 @@ def _eliminate(voices_: list[_Voice], judge: _Judge, allowed: set[str], *, liste
 
 
 def _candidates(voice: _Voice, judge: _Judge, allowed: set[str]) -> tuple[Candidate, ...]:
+    beliefs = judge.beliefs(voice.scores)
     found = []
     for email in sorted(allowed):
         reasons, score = [], 0.0
@@ -207,7 +215,7 @@ def _candidates(voice: _Voice, judge: _Judge, allowed: set[str]) -> tuple[Candid
             reasons.append("introduced themself")
             score = 1.0
         if email in voice.scores:
-            p = judge.calibration.p_enrolment(voice.scores[email])
+            p = beliefs[email]
             reasons.append(f"voice P={p:.3f} (cosine {voice.scores[email]:.2f})")
             score = max(score, p)
         else:
@@ -262,7 +270,7 @@ def plan(
     mixed = frozenset(e.member.id for e in open_ids if judge.mixed(e))
     groups = voices.group(
         open_ids,
-        judge.calibration.p_member if judge.settings.use_voice else (lambda _: 0.0),
+        judge.calibration.member.odds if judge.settings.use_voice else (lambda _: 0.0),
         judge.identities,
         same=judge.settings.same_person,
         split=judge.settings.split,
@@ -287,8 +295,12 @@ def plan(
         voice.scores = _scores(voice.members)
         _name(voice, judge, allowed, people)  # the person it points at, as a claim only
         earlier.append(voice)
-    _one_voice_per_person(found, judge, earlier)
-    _eliminate(found, judge, allowed, listed=bool(participants), asked=len(asked))
+    answered = [  # a person's answers are claims too: a voice in one segment with an answered one is not them
+        _Voice(tuple(by_id[i] for i, e in forced.items() if e == email and i in by_id), email=email)
+        for email in sorted(set(forced.values()))
+    ]
+    _one_voice_per_person(found, judge, [*earlier, *(v for v in answered if v.members)])
+    _eliminate(found, judge, allowed, listed=bool(participants), engaged=len(asked) + len(forced))
     for voice, (_, why) in zip(earlier, dict.fromkeys(asked.values()), strict=True):
         voice.email, voice.open = None, why
     found += earlier

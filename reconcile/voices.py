@@ -1,9 +1,10 @@
 """Grouping one conversation's members into voices: which members, across its segments, are one person. Pure.
 
 Rules (a wrong link becomes a wrong merge, so linking is strict):
-- two members are linked only when the calibrated probability that their voices are one person reaches
-  `same_person`, and nothing says otherwise: no two different identities (emails, introductions, or strong
-  matches to different people's voices on file);
+- two members of different segments are linked only when the calibrated probability that they are one person
+  reaches `same`, judged against every member of the other's segment (a member is at most one of them, or
+  none), from both sides; and nothing says otherwise: no two different identities (emails, introductions, or
+  strong matches to different people's voices on file);
 - two members of one segment are two people (the diarizer separated them), unless their voices are so alike
   that the diarizer must have split one person (probability `split`, stricter than `same_person`);
 - groups join by complete linkage: every member of one must be linked to every member of the other, so one
@@ -20,15 +21,31 @@ from reconcile.models import Evidence
 Identities = Callable[[Evidence], frozenset[str]]
 
 
+def _among(a: Evidence, b: Evidence, segment: Sequence[Evidence], odds: Callable[[float], float]) -> float:
+    """P(a is b) against every other member of b's segment and against none of them."""
+    found = {c.member.id: odds(cosine) for c in segment if (cosine := a.peers.get(c.member.id)) is not None}
+    return found.get(b.member.id, 0.0) / (1.0 + sum(found.values()))
+
+
 def linked(
-    a: Evidence, b: Evidence, p_same: Callable[[float], float], identities: Identities, *, same: float, split: float
+    a: Evidence,
+    b: Evidence,
+    by_segment: Mapping[int, Sequence[Evidence]],
+    odds: Callable[[float], float],
+    identities: Identities,
+    *,
+    same: float,
+    split: float,
 ) -> float | None:
     """The probability that `a` and `b` are one person when it clears its bar and nothing contradicts it."""
     cosine = a.peers.get(b.member.id)
     if cosine is None:
         return None
-    probability = p_same(cosine)
-    bar = split if a.member.segment == b.member.segment else same
+    if a.member.segment == b.member.segment:
+        probability, bar = odds(cosine) / (1.0 + odds(cosine)), split
+    else:
+        from_a = _among(a, b, by_segment[b.member.segment], odds)
+        probability, bar = min(from_a, _among(b, a, by_segment[a.member.segment], odds)), same
     ours, theirs = identities(a), identities(b)
     if probability < bar or (ours and theirs and ours != theirs):
         return None
@@ -39,7 +56,7 @@ def linked(
 
 def group(
     evidence: Sequence[Evidence],
-    p_same: Callable[[float], float],
+    odds: Callable[[float], float],
     identities: Identities,
     *,
     same: float,
@@ -48,11 +65,14 @@ def group(
 ) -> list[tuple[str, ...]]:
     """Member ids grouped into voices, each group in the order of `evidence`; `alone` are never grouped."""
     order = {e.member.id: i for i, e in enumerate(evidence)}
+    by_segment: dict[int, list[Evidence]] = {}
+    for e in evidence:
+        by_segment.setdefault(e.member.segment, []).append(e)
     links: dict[tuple[str, str], float] = {}
     for a in evidence:
         for b in evidence:
             if order[a.member.id] < order[b.member.id] and not {a.member.id, b.member.id} & alone:
-                found = linked(a, b, p_same, identities, same=same, split=split)
+                found = linked(a, b, by_segment, odds, identities, same=same, split=split)
                 if found is not None:
                     links[a.member.id, b.member.id] = found
     groups: list[list[str]] = [[e.member.id] for e in evidence]

@@ -31,7 +31,7 @@ from batch.emulator.errors import (
 )
 from batch.emulator.media import MediaInfo
 from batch.emulator.mediastore import MediaStore
-from batch.emulator.models import ACTIVE, Conversation, Job, JobStatus, Token, move
+from batch.emulator.models import ACTIVE, Conversation, Job, JobStatus, Member, Token, move
 from batch.emulator.params import AsyncParams
 from batch.emulator.recognition import Recognition
 from batch.emulator.tokens import mint
@@ -349,12 +349,22 @@ class Backend:
         self.conversation(conversation_id)
         del self.conversations[conversation_id]
 
-    def put_member(self, conversation_id: str, member_id: str, body: Any) -> str:
+    def _member(self, conversation_id: str, member_id: str) -> tuple[Conversation, Member]:
         self.advance()
         conv = self.conversation(conversation_id)
         member = conv.members.get(member_id)
         if member is None:
             raise NotFound(f"Member with id: {member_id} for conversationId: {conversation_id} was not found.")
+        return conv, member
+
+    def ignore_member_update(self, conversation_id: str, member_id: str, body: Any) -> str:
+        """The ignore_member_update fault: the checks and the answer of put_member, and no change at all."""
+        self._member(conversation_id, member_id)
+        members.parse_body(member_id, body)
+        return members.updated(conversation_id, member_id)
+
+    def put_member(self, conversation_id: str, member_id: str, body: Any) -> str:
+        conv, member = self._member(conversation_id, member_id)
         name, email = members.parse_body(member_id, body)
         self.stats["member_updates"] += 1
         survivor = next(
@@ -372,7 +382,4 @@ class Backend:
             member.name = name
             if email is not None:
                 member.email = email
-        return (
-            f"Member with id: {member_id} for conversationId: {conversation_id} updated successfully! "
-            "The update should be reflected in all messages and insights along with this conversation"
-        )
+        return members.updated(conversation_id, member_id)

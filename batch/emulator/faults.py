@@ -15,8 +15,12 @@ connection at once, and acts on it `slow_seconds` later: a create that appears a
 its answer), malformed (GET routes only: the answer breaks the contract: its first list item loses its `id`
 and gets `timeOffset: "soon"`, or, with no list, the JSON is cut short), token_expiry (every token issued so
 far expires now, so the request gets 401), job_failed (submit routes only: the job is accepted and later ends
-`failed`), and, in scripts, pass (no fault). Script keys are "METHOD path-glob"; the first key that matches and
-still has actions gives the next one. `retry_after` adds a Retry-After header to injected 429s.
+`failed`), ignore_member_update (PUT members only: the server checks the body as usual and answers 200 with the
+contract's success message, but changes nothing: an acknowledged update that never shows), and, in scripts,
+pass (no fault). Script keys are "METHOD path-glob"; the first key that matches and still has actions gives the
+next one, so a script counts: `{"PUT /v1/conversations/*/members/*": ["ignore_member_update", "pass"]}` ignores
+the first member update only, and a rate of 1 ignores every one. `retry_after` adds a Retry-After header to
+injected 429s.
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ from typing import Any
 
 KINDS = (
     "429", "500", "502", "503", "504", "reset_before", "reset_after", "slow", "act_late", "malformed", "token_expiry",
-    "job_failed",
+    "job_failed", "ignore_member_update",
 )  # fmt: skip
 SUBMIT_ONLY = frozenset({"429", "job_failed", "act_late"})
 GET_ONLY = frozenset({"malformed"})
+MEMBER_PUT = "PUT /v1/conversations/*/members/*"
+MEMBER_PUT_ONLY = frozenset({"ignore_member_update"})
 SPEC_KEYS = frozenset({"seed", "rates", "script", "slow_seconds", "retry_after"})
 
 
@@ -107,10 +113,11 @@ class FaultPlan:
             if actions and fnmatch.fnmatchcase(key, pattern):
                 action = actions.popleft()
                 return None if action == "pass" else action
+        member_put = fnmatch.fnmatchcase(key, MEMBER_PUT)
         for kind in KINDS:
             rate = self.rates.get(kind, 0.0)
             allowed = (submit or kind not in SUBMIT_ONLY) and (method == "GET" or kind not in GET_ONLY)
-            if rate and allowed and self.rng.random() < rate:
+            if rate and allowed and (member_put or kind not in MEMBER_PUT_ONLY) and self.rng.random() < rate:
                 return kind
         return None
 

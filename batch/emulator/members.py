@@ -31,6 +31,14 @@ def parse_body(member_id: str, body: Any) -> tuple[str, str | None]:
     return name, email.strip()
 
 
+def updated(conversation_id: str, member_id: str) -> str:
+    """The success message of PUT members (§2)."""
+    return (
+        f"Member with id: {member_id} for conversationId: {conversation_id} updated successfully! "
+        "The update should be reflected in all messages and insights along with this conversation"
+    )
+
+
 def merge(conv: Conversation, duplicate: Member, survivor: Member, name: str) -> None:
     """§13 #11: the duplicate disappears; every reference moves to the survivor, which takes the body's name."""
     for message in conv.messages:

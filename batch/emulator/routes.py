@@ -198,7 +198,9 @@ async def get_members(request: web.Request) -> web.Response:
 async def put_member(request: web.Request) -> web.Response:
     body = await _json_body(request)
     info = request.match_info
-    message = _emu(request).backend.put_member(info["conversation_id"], info["member_id"], body)
+    backend = _emu(request).backend
+    update = backend.ignore_member_update if request.get(FAULT) == "ignore_member_update" else backend.put_member
+    message = update(info["conversation_id"], info["member_id"], body)
     return web.json_response({"message": message})
 
 

@@ -3,42 +3,56 @@
 Rule: message times from the API are absolute and anchored by the server, so they are only used relative to
 the first message of the same segment; the offset of that first message in the local file is found by sliding
 the message intervals over the file's speech activity and keeping the shift that overlaps it best.
-Any medium is read through `speech.decode` when the speech extra (PyAV) is installed; without it only 16 kHz
-16-bit WAV files are read, and other media give no voice evidence (said in the plan's notes).
+Every medium the run accepts (WAV of any rate, width and channels, μ-law and A-law included, mp3, the audio of
+mp4/m4a, ogg, flac), conversation media and enrolment samples alike, is read by the speech backend's one decoder
+(`speech.decode`, PyAV: part of the `voice` extra). A file that cannot be read gives no samples and says why, so
+the caller can warn naming it.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import wave
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from speech import decode
-from speech.errors import SpeechError
+from speech.errors import ModelMissing, SpeechError
 from speech.voice.fbank import RATE
 
 FRAME = 0.01  # seconds per activity frame
 
 
-def read_wav(path: Path) -> np.ndarray | None:
-    """Mono float samples at 16 kHz, or None for anything this reader does not handle."""
-    if importlib.util.find_spec("av") is not None:
-        try:
-            return decode.read(path)
-        except (SpeechError, OSError):
-            return None
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A medium read for its voices: 16 kHz mono float32 samples, or None and the reason (one phrase)."""
+
+    path: Path
+    samples: np.ndarray | None
+    reason: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """One sentence naming the file, when it gave no samples."""
+        return None if self.reason is None else f"{self.path}: no voice evidence from it: {self.reason}"
+
+
+def read_audio(path: Path) -> Decoded:
+    """The whole medium at 16 kHz mono; on failure no samples and why (never an exception)."""
     try:
-        with wave.open(str(path), "rb") as w:
-            if w.getsampwidth() != 2 or w.getframerate() != RATE:
-                return None
-            raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-            channels = w.getnchannels()
-    except (wave.Error, EOFError, OSError):
-        return None
-    return raw[::channels].astype(np.float32) / 32768.0
+        return Decoded(path, decode.read(path))
+    except ModelMissing:
+        return Decoded(path, None, "decoding media needs PyAV: pip install 'symbl-batch[voice]'")
+    except SpeechError as exc:  # Undecodable: junk, a video without an audio track, a broken stream
+        return Decoded(path, None, str(exc))
+    except OSError as exc:
+        return Decoded(path, None, f"cannot be read ({exc.strerror or exc})")
+
+
+def read_wav(path: Path) -> np.ndarray | None:
+    """Deprecated name of `read_audio(path).samples` (it reads every medium, not only WAV)."""
+    return read_audio(path).samples
 
 
 def activity(samples: np.ndarray) -> np.ndarray:

@@ -81,11 +81,15 @@ async def test_review_answers_are_carried_out(make_emulator: MakeEmulator, tmp_p
     manifest.write_text(text)
     await run_with_reconcile(emu, manifest)
     review_file = tmp_path / "out" / "brief" / "review.toml"
-    entries = tomllib.loads(review_file.read_text())["member"]
-    assert len(entries) == 2 and all(e["candidates"] == [] for e in entries)
+    entries = tomllib.loads(review_file.read_text())["voice"]
+    assert len(entries) == 2
+    for entry in entries:  # every listed person is a candidate, and none has a voice on file
+        assert {c["email"] for c in entry["candidates"]} == {"alice@example.com", "john@example.com"}
+        assert all(c["reasons"] == ["no voice on file"] for c in entry["candidates"])
     answered = review_file.read_text()
     for entry in entries:
-        who = "alice@example.com" if any("product launch" in q for q in entry["quotes"]) else "john@example.com"
+        launch = any("product launch" in q["text"] for q in entry["quotes"])
+        who = "alice@example.com" if launch else "john@example.com"
         answered = answered.replace('identity = ""', f'identity = "{who}"', 1)
     review_file.write_text(answered)
     loaded = load_manifest(manifest, environ=emu.env())

@@ -20,8 +20,8 @@ ROSTER = [
 ]
 JOHN, ALICE, MAY, RAJ = (p.email for p in ROSTER)
 CAL, DEFAULTS = default(), Settings()
-HIGH = min(1.0, max(CAL.enrolment.bar(0.99995), CAL.member.bar(0.99995)) + 0.02)
-SPLIT = min(1.0, CAL.member.bar(0.99995) + 0.02)
+HIGH = min(1.0, max(CAL.enrolment.bar(DEFAULTS.accept), CAL.member.bar(DEFAULTS.same_person)) + 0.03)
+SPLIT = min(1.0, CAL.member.bar(DEFAULTS.split) + 0.01)
 LOW = min(CAL.enrolment.bar(0.001), CAL.member.bar(0.001)) - 0.1
 MIDDLE = (CAL.enrolment.bar(0.3) + CAL.enrolment.bar(0.7)) / 2
 ONE_VOICE = Consistency(0.95, 0.3, 20)
@@ -256,3 +256,20 @@ def test_planning_again_after_applying_proposes_nothing_new(case: tuple[list[Evi
     second = plan(after, ROSTER, participants, asked=asked)
     assert second.operations == ()
     assert sorted(review_ids(second)) == sorted(review_ids(first))
+
+
+def test_a_voice_in_the_segment_of_an_answered_one_is_not_that_person() -> None:
+    """A person answered that member a is John; member b of the same segment also sounds like John's sample:
+    b is not merged into John (two people of one segment), it is asked about."""
+    a = Evidence(member("a"), peers=peers(b=LOW))
+    b = Evidence(member("b"), voice=on_file(JOHN), peers=peers(a=LOW))
+    result = plan([a, b], ROSTER, forced={"a": JOHN})
+    assert result.assignments == {"a": JOHN} and review_ids(result) == [["b"]]
+
+
+def test_the_manifest_schema_and_the_planner_have_the_same_defaults() -> None:
+    from dataclasses import asdict  # noqa: PLC0415
+
+    from batch.schema import ReconcileIn  # noqa: PLC0415
+
+    assert asdict(Settings()) == ReconcileIn().model_dump()

@@ -182,7 +182,7 @@ CASES = [
     (
         "enrolment_missing",
         '[[people]]\nname = "A"\nemail = "a@example.com"\nenrolment = "nope.wav"\n[[conversations]]\nid = "c"\n  [[conversations.segments]]\nfile = "a.wav"\n',
-        "{d}/m.toml, line 4, people[0].enrolment: file not found: nope.wav; give a WAV relative to the manifest",
+        "{d}/m.toml, line 4, people[0].enrolment: file not found: nope.wav; give a recording of the person's voice (WAV, mp3, mp4, m4a, ogg or flac) relative to the manifest",
     ),
     (
         "webhook_scheme",
@@ -344,7 +344,7 @@ CASES += [
     (
         "enrolment_directory",
         '[[people]]\nname = "A"\nemail = "a@example.com"\nenrolment = "adir"\n' + SEG,
-        "{d}/m.toml, line 4, people[0].enrolment: {d}/adir is a directory; give a WAV file",
+        "{d}/m.toml, line 4, people[0].enrolment: {d}/adir is a directory; give a recording of the person's voice (WAV, mp3, mp4, m4a, ogg or flac)",
     ),
     (
         "media_character_device",
@@ -609,7 +609,7 @@ FILE_CASES = [  # media and samples that are not regular files: named, never ope
         "enrolment_named_pipe",
         _named_pipe,
         ENROLMENT_FILE,
-        "{d}/m.toml, line 4, people[0].enrolment: {d}/x.wav is not a regular file (a named pipe); give a WAV file",
+        "{d}/m.toml, line 4, people[0].enrolment: {d}/x.wav is not a regular file (a named pipe); give a recording of the person's voice (WAV, mp3, mp4, m4a, ogg or flac)",
     ),
 ]
 
