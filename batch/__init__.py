@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from batch.models import Conversation, Manifest, Person, Segment
     from batch.outputs import conversation_dir, refresh
     from batch.outputs import write_bytes as write_file
-    from batch.report import Report
+    from batch.report import RECONCILE_RECORD, Report
     from batch.runner import Options, Runner, credentials, open_run, override
     from batch.store import Store
 
@@ -66,6 +66,7 @@ _EXPORTS = {
     "conversation_dir": "batch.outputs",
     "refresh": "batch.outputs",
     "write_file": "batch.outputs:write_bytes",
+    "RECONCILE_RECORD": "batch.report",
     "Report": "batch.report",
     "Options": "batch.runner",
     "Runner": "batch.runner",
@@ -87,6 +88,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "RECONCILE_RECORD",
     "AfterConversation",
     "ApiError",
     "BatchError",

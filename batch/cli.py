@@ -39,8 +39,7 @@ from batch.models import Manifest
 from batch.paths import check_run_paths
 from batch.progress import Output, ProgressView
 from batch.render import clock
-from batch.report import build_report
-from batch.runner import Runner, credentials, open_run, options_for, override
+from batch.runner import credentials, open_run, options_for, override
 from batch.store import Store
 from reconcile.cli import EmbeddedServer, after_conversation_hook
 from reconcile.cli import group as reconcile_group
@@ -103,14 +102,6 @@ async def embedded_emulator(
         await runner.cleanup()
 
 
-async def _report_committed(run: Runner) -> None:
-    """A stopped run's report: what the state holds now, when it holds every segment (else there is none)."""
-    rows = run.store.rows()
-    if all(segment.key in rows for segment in run.manifest.segments()):
-        with contextlib.suppress(OSError):
-            await outputs.save_report(run.manifest.api.output, build_report(run.manifest, rows).as_dict())
-
-
 async def _run(loaded: Manifest, *, emulator: str | None, data_dir: Path | None, out: Output, reconcile: bool) -> int:
     check_run_paths(loaded.api)  # refused (as open_run would) before anything is created
     if emulator is None:
@@ -130,13 +121,11 @@ async def _run(loaded: Manifest, *, emulator: str | None, data_dir: Path | None,
         run = await stack.enter_async_context(
             open_run(loaded, options=options, on_event=out.event, after_conversation=hook)
         )
+        # where the results go, for `status` (which is given only the state): reconciliation records are there
+        run.store.write_meta(status.OUTPUT_KEY, str(loaded.api.output.resolve()))
         if out.progress:
             out.view = stack.enter_context(ProgressView(out.err, run.snapshot))
-        try:
-            report = await run.run()
-        except asyncio.CancelledError:  # stopped by a signal: the committed state's report, then unwind on
-            await _report_committed(run)
-            raise
+        report = await run.run()  # stopped by a signal, it writes the committed state's report and unwinds on
     code = EXIT_OK if report.ok else EXIT_FAILED
     out.summary(report, loaded.api.output, code)
     return code
@@ -338,9 +327,11 @@ def run(
 def status_command(state: Path) -> None:
     """Where the run of STATE stands (a state file, or a manifest whose state to read)."""
     try:
+        output = None
         if state.suffix in (".toml", ".jsonl"):
-            state = manifest_module.load(state).api.state
-        click.echo(status.describe(status.read(state)))
+            api = manifest_module.load(state).api
+            state, output = api.state, api.output
+        click.echo(status.describe(status.read(state, output=output)))
     except BatchError as exc:
         click.echo(f"symbl-batch: {exc}", err=True)
         sys.exit(EXIT_INPUT)

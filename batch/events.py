@@ -19,7 +19,9 @@ class Event:
     conversation_id: str | None = None
     job_id: str | None = None
     line: int | None = None
-    detail: str | None = None
+    detail: str | None = None  # the readable sentence
+    counts: dict[str, int] | None = None  # what the step counted, e.g. `reconciled`: named, merged, for_review, ...
+    review_file: str | None = None  # `reconciled`: the file left for a person to answer
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -1,7 +1,8 @@
 """Log lines for events: JSON (one object per line, for cron and machines) or text (for people). Pure formatting.
 
-Levels: error (failed, stuck, blocked, unresolved), warning (lost answers, 429s, retries, timeouts), info
-(progress), debug (every poll). `-q` shows warnings and errors, `-v` adds debug.
+Levels: error (failed, stuck, blocked, unresolved, a failed reconciliation), warning (lost answers, 429s,
+retries, timeouts, a reconciliation record that cannot be read), info (progress), debug (every poll). `-q` shows
+warnings and errors, `-v` adds debug.
 Besides the run's events, a command writes records of its own in the same format: the `summary` of a run, and
 why it stopped (`stopped`, `refused`, `locked`): in JSON every line of stderr is one object, whatever ended it.
 """
@@ -17,7 +18,18 @@ import orjson
 from batch.events import Event
 
 ERROR = frozenset({"failed", "stuck", "blocked", "unresolved", "reconcile_failed"})
-WARNING = frozenset({"rate_limited", "retry_later", "unknown", "not_created", "poll_error", "save_failed", "timed_out"})
+WARNING = frozenset(
+    {
+        "rate_limited",
+        "retry_later",
+        "unknown",
+        "not_created",
+        "poll_error",
+        "save_failed",
+        "timed_out",
+        "reconcile_unreadable",
+    }
+)
 DEBUG = frozenset({"polled"})
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 

@@ -3,9 +3,13 @@
 Per conversation, under `<output>/<conversation id>/`: conversation.json, messages.json, members.json,
 insights.json, questions.json, action-items.json, follow-ups.json, topics.json, segments.json (which messages
 each segment produced), transcript.txt, transcript.md and timeline.svg. The run report is
-`<output>/report.json` and `<output>/report.md`.
+`<output>/report.json` and `<output>/report.md`. Reconciliation leaves its record beside them,
+`<output>/<conversation id>/reconcile.json` (`report.RECONCILE_RECORD`); the run's report and `status` read it here.
 Rule: a conversation id is a safe folder name (schema.SAFE_ID), and the resolved folder must lie inside the
 output directory; anything else is refused rather than written.
+Rule: a conversation's reconciliation record counts only while it describes the conversation as the state has it
+(the same conversation id, as many saved segments): after a resubmission or an append it is stale until the
+conversation is reconciled again. A record that is not one (a hand edit) is a StateError naming it.
 Rule: a folder is made owner-only when this tool creates it (`private_folder`), never afterwards: a folder that
 exists already (an output directory the user made, their home) keeps the mode its owner chose.
 """
@@ -18,6 +22,7 @@ import ctypes
 import functools
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +30,9 @@ import orjson
 
 from batch import render
 from batch.client import SymblClient
-from batch.errors import InputError
+from batch.errors import InputError, StateError
+from batch.lifecycle import Row, Status
+from batch.report import RECONCILE_RECORD, Reconciled, Report, markdown, reconciled_from
 
 ENDPOINTS = (
     ("messages", "messages"),
@@ -193,6 +200,41 @@ async def save_conversation(
     return folder
 
 
-async def save_report(output: Path, report: dict[str, Any]) -> None:
-    await write_json(output / "report.json", report)
-    await write_bytes(output / "report.md", render.report_markdown(report).encode())
+async def save_report(output: Path, report: Report) -> None:
+    """report.json and report.md (`report.markdown`), reconciliation included when the report has any."""
+    await write_json(output / "report.json", report.as_dict())
+    await write_bytes(output / "report.md", markdown(report).encode())
+
+
+def reconciliation(output: Path, rows: Mapping[str, Row]) -> list[Reconciled]:
+    """The records (`<output>/<conversation>/reconcile.json`) that describe their conversation as it is now."""
+    found = []
+    for conversation, (conversation_id, saved) in sorted(_conversations(rows).items()):
+        record = _record(output / conversation / RECONCILE_RECORD)
+        if record is not None and (record.conversation_id, record.segments) == (conversation_id, saved):
+            found.append(record)
+    return found
+
+
+def _conversations(rows: Mapping[str, Row]) -> dict[str, tuple[str | None, int]]:
+    """Conversation -> its id (its first segment's) and how many of its segments are saved."""
+    seen: dict[str, tuple[str | None, int]] = {}
+    for row in sorted(rows.values(), key=lambda r: (r.conversation, r.idx)):
+        conversation_id, saved = seen.get(row.conversation, (row.conversation_id, 0))
+        seen[row.conversation] = (conversation_id, saved + (row.status is Status.SAVED))
+    return seen
+
+
+def _record(path: Path) -> Reconciled | None:
+    again = "run `symbl-batch reconcile apply MANIFEST` to write it again, or delete it"
+    try:
+        found = reconciled_from(orjson.loads(path.read_bytes()))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read the reconciliation record ({exc.strerror or exc}); {again}") from None
+    except orjson.JSONDecodeError:
+        found = None
+    if found is None:
+        raise StateError(f"{path}: not a reconciliation record as `reconcile` writes it; {again}")
+    return found

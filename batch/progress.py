@@ -28,7 +28,7 @@ from rich.text import Text
 from batch import logs
 from batch.events import Event
 from batch.render import clock
-from batch.report import Report
+from batch.report import Report, counted, reconciled_totals, unconfirmed_sentence
 from batch.snapshot import Snapshot
 
 ORDER = (
@@ -76,6 +76,21 @@ def summary_table(report: Report, output: Path) -> Table:
             row["error"] or "",
             style=style,
         )
+    return table
+
+
+def reconciliation_table(report: Report) -> Table | None:
+    """What reconciliation did, per conversation; None when it did nothing in this run's conversations."""
+    if not report.reconciliation:
+        return None
+    total = reconciled_totals(report.reconciliation)
+    unconfirmed = unconfirmed_sentence(total["unconfirmed"]) if total["unconfirmed"] else None
+    table = Table(title=f"reconciliation: {counted(total)}", caption=unconfirmed, caption_style="bold red")
+    for column in ("conversation", "named", "merged", "for review", "not confirmed", "review file"):
+        table.add_column(column, justify="left" if column in ("conversation", "review file") else "right")
+    for r in report.reconciliation:
+        counts = (r.named, r.merged, r.for_review, r.unconfirmed)
+        table.add_row(r.conversation, *map(str, counts), r.review_file or "", style="red" if r.unconfirmed else None)
     return table
 
 
@@ -163,14 +178,23 @@ class Output:
         """The run's end: one `summary` record in the log, and the table on stdout unless stdout is that log."""
         level, path = ("info" if report.ok else "error"), str(output / "report.json")
         if logs.LEVELS[level] >= self.threshold:
-            fields = {"ok": report.ok, "totals": report.totals, "report": path, "exit_code": code}
-            if self.log_format == "json":
-                self._log(logs.as_json_record("summary", level, fields))
-            else:
-                totals = ", ".join(f"{k} {v}" for k, v in sorted(report.totals.items()))
-                self._log(logs.as_text_record("summary", level, f"{totals}; report in {path}"))
+            self._log(self._summary_record(report, path, level, code))
         if self.log_format != "json" or _isatty(self.stdout) or not _one_file(self.stdout, self.stderr):
-            self.show(summary_table(report, output))
+            reconciled = reconciliation_table(report)
+            self.show(summary_table(report, output), *([reconciled] if reconciled else []))
+
+    def _summary_record(self, report: Report, path: str, level: str, code: int) -> str:
+        reconciled = reconciled_totals(report.reconciliation) if report.reconciliation else None
+        if self.log_format == "json":
+            fields: dict[str, Any] = {"ok": report.ok, "totals": report.totals, "report": path, "exit_code": code}
+            if reconciled:
+                fields["reconciliation"] = reconciled
+            return logs.as_json_record("summary", level, fields)
+        totals = ", ".join(f"{k} {v}" for k, v in sorted(report.totals.items()))
+        also = f"; reconciliation: {counted(reconciled)}" if reconciled else ""
+        if reconciled and reconciled["unconfirmed"]:
+            also += f"; {unconfirmed_sentence(reconciled['unconfirmed'])}"
+        return logs.as_text_record("summary", level, f"{totals}{also}; report in {path}")
 
     def stopped(self, event: str, message: str, code: int, **fields: Any) -> None:
         """Why the command ends early (refused input, a lock held, a signal): one line, whatever the threshold."""

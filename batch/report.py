@@ -1,4 +1,12 @@
-"""The run report: every recording's outcome and error, and the totals. Pure."""
+"""The run report: every recording's outcome and error, the totals, and what reconciliation did. Pure.
+
+Reconciliation keeps one record per conversation, `<output>/<conversation>/reconcile.json` (`RECONCILE_RECORD`,
+written by `reconcile`, read by `outputs.reconciliation` for the run's report and for `status`): how many members
+were named and merged so far (every operation carried out on the conversation, counted once however often it is
+reconciled), what the last reconciliation left for review and where, and the operations the server answered for
+without showing their effect. A report without records (no people in the manifest, `--no-reconcile`) shows
+nothing of reconciliation at all.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,83 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from batch import render
 from batch.lifecycle import Row, Status
 from batch.models import Manifest
+
+RECONCILE_RECORD = "reconcile.json"  # exported as `batch.RECONCILE_RECORD`: reconcile/record.py writes it
+COUNTS = ("named", "merged", "for_review", "unconfirmed")
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What reconciliation did to one conversation, as its record says."""
+
+    conversation: str
+    conversation_id: str
+    segments: int  # how many segments the conversation had when it was reconciled
+    named: int
+    merged: int
+    for_review: int
+    unconfirmed: int  # operations answered 200 whose effect the members list did not show: sent again next time
+    review_file: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "conversation": self.conversation,
+            "conversationId": self.conversation_id,
+            **{name: getattr(self, name) for name in COUNTS},
+            "reviewFile": self.review_file,
+        }
+
+
+def reconciled_from(data: Any) -> Reconciled | None:
+    """The record as reconcile wrote it, or None when it is not one (a hand edit, a foreign file)."""
+    if not isinstance(data, dict):
+        return None
+    texts, numbers = ("conversation", "conversation_id"), ("segments", *COUNTS)
+    if not all(isinstance(data.get(k), str) for k in texts):
+        return None
+    if not all(isinstance(data.get(k), int) and not isinstance(data[k], bool) and data[k] >= 0 for k in numbers):
+        return None
+    review_file = data.get("review_file")
+    if review_file is not None and not isinstance(review_file, str):
+        return None
+    counts = {k: data[k] for k in COUNTS}
+    return Reconciled(
+        data["conversation"], data["conversation_id"], data["segments"], **counts, review_file=review_file
+    )
+
+
+def reconciled_totals(records: Sequence[Reconciled]) -> dict[str, int]:
+    return {name: sum(getattr(r, name) for r in records) for name in COUNTS}
+
+
+def counted(counts: Mapping[str, int]) -> str:
+    """`3 named, 1 merged, 2 left for review`."""
+    return f"{counts['named']} named, {counts['merged']} merged, {counts['for_review']} left for review"
+
+
+def unconfirmed_sentence(count: int) -> str:
+    return f"{count} operation(s) not confirmed by the server; `reconcile apply` will send them again"
+
+
+def reconciliation_lines(records: Sequence[Reconciled]) -> list[str]:
+    """For people: the total, then one line per conversation with its review file and its unconfirmed operations."""
+    if not records:
+        return []
+    total = reconciled_totals(records)
+    lines = [f"reconciliation: {counted(total)} ({len(records)} conversation(s))"]
+    for record in records:
+        counts = reconciled_totals([record])
+        lines.append(f"  {record.conversation:<24} {counted(counts)}")
+        if record.review_file:
+            lines.append(f"    review file: {record.review_file}")
+        if record.unconfirmed:
+            lines.append(f"    {unconfirmed_sentence(record.unconfirmed)}")
+    if total["unconfirmed"]:
+        lines.append(f"  in all, {unconfirmed_sentence(total['unconfirmed'])}")
+    return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,16 +99,59 @@ class Report:
     segments: list[dict[str, Any]]
     totals: dict[str, int]
     problems: list[str] = field(default_factory=list)  # run-level failures: a hook, an unforeseen error
+    reconciliation: list[Reconciled] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems and all(s["status"] == Status.SAVED for s in self.segments)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "totals": self.totals, "problems": self.problems, "segments": self.segments}
+        found = {"ok": self.ok, "totals": self.totals, "problems": self.problems, "segments": self.segments}
+        if self.reconciliation:
+            found["reconciliation"] = {
+                "totals": reconciled_totals(self.reconciliation),
+                "conversations": [r.as_dict() for r in self.reconciliation],
+            }
+        return found
 
 
-def build_report(manifest: Manifest, rows: Mapping[str, Row], *, problems: Sequence[str] = ()) -> Report:
+def _code(text: str) -> str:
+    """A path as a Markdown code span inside a table cell (a `|` would end the cell)."""
+    escaped = text.replace("|", "\\|")
+    return f"`` {escaped} ``" if "`" in escaped else f"`{escaped}`"
+
+
+def markdown(report: Report) -> str:
+    """report.md (the only writer of its text): the segments' table, then (when there was any) what
+    reconciliation did."""
+    text = render.report_markdown(report.as_dict())
+    if not report.reconciliation:
+        return text
+    total = reconciled_totals(report.reconciliation)
+    lines = [
+        "",
+        "## Reconciliation",
+        "",
+        f"Totals: {counted(total)}",
+        "",
+        "| conversation | named | merged | left for review | not confirmed | review file |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in report.reconciliation:
+        review = _code(r.review_file) if r.review_file else ""
+        lines.append(f"| {r.conversation} | {r.named} | {r.merged} | {r.for_review} | {r.unconfirmed} | {review} |")
+    if total["unconfirmed"]:
+        lines += ["", unconfirmed_sentence(total["unconfirmed"]) + "."]
+    return text + "\n".join(lines) + "\n"
+
+
+def build_report(
+    manifest: Manifest,
+    rows: Mapping[str, Row],
+    *,
+    problems: Sequence[str] = (),
+    reconciliation: Sequence[Reconciled] = (),
+) -> Report:
     segments = []
     for segment in manifest.segments():
         row = rows[segment.key]
@@ -43,4 +169,5 @@ def build_report(manifest: Manifest, rows: Mapping[str, Row], *, problems: Seque
                 "error": row.error if row.status is not Status.SAVED else None,
             }
         )
-    return Report(segments, dict(Counter(str(s["status"]) for s in segments)), list(problems))
+    counts = dict(Counter(str(s["status"]) for s in segments))
+    return Report(segments, counts, list(problems), list(reconciliation))

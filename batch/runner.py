@@ -8,7 +8,9 @@ Invariants:
 - every task belongs to one `asyncio.TaskGroup`; an interrupted run leaves only committed transitions behind;
 - a task's unforeseen exception is that recording's problem (an `internal_error` event, exit 1), never a
   crashed run; refused credentials, an unreachable API or an unwritable state stop the whole run (`FATAL`);
-- a run holds the state's lock and the output folder's lock: two runs never share either.
+- a run holds the state's lock and the output folder's lock: two runs never share either;
+- the run writes its report (report.json, report.md) when it ends, and when it is stopped if the state holds
+  every segment by then; reconciliation records are read for it only once every hook has ended.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import fcntl
 import functools
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,13 +35,13 @@ from batch.errors import BatchError, InputError, LockedError, StateError, StateW
 from batch.events import Event, EventSink, ignore
 from batch.flow import Flow, Timing
 from batch.hooks import AfterConversation, Finished
-from batch.lifecycle import Status
+from batch.lifecycle import Row, Status
 from batch.models import Conversation, Manifest, Segment
 from batch.outcomes import Busy, Completed, Lost, NotSent, Saved, Sent, Step
 from batch.paths import check_run_paths
 from batch.planner import ASSUMED_SPEED
 from batch.polling import PollPlan
-from batch.report import Report, build_report
+from batch.report import Reconciled, Report, build_report
 from batch.saving import Saver
 from batch.slots import Lease, SlotController
 from batch.snapshot import Snapshot, take
@@ -169,6 +171,9 @@ class Runner:
         )
         try:
             return await self._run()
+        except asyncio.CancelledError:  # stopped (a signal, the caller): the committed state's report, then unwind
+            await self._report_committed()
+            raise
         finally:
             if receiver is not None:
                 await receiver.stop()
@@ -192,15 +197,41 @@ class Runner:
                     pass
         with contextlib.suppress(StateError):  # the state may be what failed: the report still comes from memory
             self._publish(force=True)
-        report = build_report(self.manifest, self.store.rows(), problems=self._problems)
-        try:
-            await outputs.save_report(self.manifest.api.output, report.as_dict())
-        except OSError as exc:  # a full disk: the state still holds every outcome; the run says so and exits 1
-            self._problem("report_failed", "<report>", f"cannot write report.json/report.md: {exc}")
-            report = build_report(self.manifest, self.store.rows(), problems=self._problems)
+        report = await self._report()
         if self._fatal is not None:
             raise self._fatal
         return report
+
+    async def _report(self) -> Report:
+        """What the state holds, with what reconciliation did (its records, read now that every hook has
+        finished), written to report.json and report.md."""
+        rows = self.store.rows()
+        report = build_report(self.manifest, rows, problems=self._problems, reconciliation=self._reconciled(rows))
+        try:
+            await outputs.save_report(self.manifest.api.output, report)
+        except OSError as exc:  # a full disk: the state still holds every outcome; the run says so and exits 1
+            self._problem("report_failed", "<report>", f"cannot write report.json/report.md: {exc}")
+            report = replace(report, problems=list(self._problems))
+        return report
+
+    async def _report_committed(self) -> None:
+        """A stopped run's report: what the state holds now, when it holds every segment (else there is none)."""
+        rows = self.store.rows()
+        if all(segment.key in rows for segment in self.manifest.segments()):
+            report = build_report(self.manifest, rows, problems=self._problems, reconciliation=self._reconciled(rows))
+            with contextlib.suppress(OSError):
+                await outputs.save_report(self.manifest.api.output, report)
+
+    def _reconciled(self, rows: Mapping[str, Row]) -> list[Reconciled]:
+        """The conversations' reconciliation records; one the user broke is said (a warning), not fatal to the
+        run. Without people nothing is reconciled, and a large manifest's folders are not even looked at."""
+        if not self.manifest.people:
+            return []
+        try:
+            return outputs.reconciliation(self.manifest.api.output, rows)
+        except StateError as exc:
+            self.on_event(Event("reconcile_unreadable", detail=str(exc)))
+            return []
 
     def _spawn(
         self, group: asyncio.TaskGroup, key: str, work: Coroutine[Any, Any, None], lease: Lease | None = None

@@ -1,7 +1,8 @@
 """`symbl-batch status`: what a state file says about a run, read without taking its lock.
 
 Rule: a state file that a hand edit or a corruption left unreadable (a row, or the run's progress facts) is a
-StateError naming the file and the part, never a traceback.
+StateError naming the file and the part, never a traceback; so is a reconciliation record (read, and judged
+stale or current, by `outputs.reconciliation`).
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import fcntl
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from batch.errors import StateError
 from batch.lifecycle import Row, Status
+from batch.outputs import reconciliation
 from batch.render import clock
+from batch.report import Reconciled, reconciliation_lines
 from batch.store import Store
 
 PROBLEMS = frozenset({Status.FAILED, Status.STUCK, Status.TIMED_OUT, Status.BLOCKED, Status.UNKNOWN})
@@ -28,6 +31,7 @@ class StatusReport:
     counts: dict[str, int]
     progress: dict[str, Any] | None
     problems: list[Row]
+    reconciliation: list[Reconciled] = field(default_factory=list)
 
 
 def running(state: Path) -> bool:
@@ -44,16 +48,31 @@ def running(state: Path) -> bool:
     return False
 
 
-def read(state: Path) -> StatusReport:
+def read(state: Path, *, output: Path | None = None) -> StatusReport:
+    """`output`: where the run wrote its results when the state does not say (default: the state's folder)."""
     store = Store(state).open_readonly()
     try:
         rows = store.rows()
         progress = _progress(store)
+        output = _output(store) or output or state.parent
     finally:
         store.close()
     counts = dict(Counter(r.status.value for r in rows.values()))
     problems = sorted((r for r in rows.values() if r.status in PROBLEMS), key=lambda r: r.key)
-    return StatusReport(state, running(state), counts, progress, problems)
+    return StatusReport(state, running(state), counts, progress, problems, reconciliation(output, rows))
+
+
+OUTPUT_KEY = "output"  # meta key: the output folder of the run (written by the command line at its start)
+
+
+def _output(store: Store) -> Path | None:
+    found = store.read_meta(OUTPUT_KEY)
+    if found is not None and not isinstance(found, str):
+        raise StateError(
+            f"{store.path}: the run's output folder (meta key '{OUTPUT_KEY}') is {found!r}, not a path; "
+            "run the manifest again to rewrite it"
+        )
+    return Path(found) if found else None
 
 
 PROGRESS_FIELDS = {"in_use": (int,), "ceiling": (int,), "updated_at": (int, float), "eta_seconds": (int, float)}
@@ -107,4 +126,4 @@ def describe(report: StatusReport, *, now: float | None = None) -> str:
     if report.problems:
         lines.append("problems:")
         lines += [f"  {r.key:<32} {r.status.value:<10} {r.error or ''}" for r in report.problems]
-    return "\n".join(lines)
+    return "\n".join(lines + reconciliation_lines(report.reconciliation))

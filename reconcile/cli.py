@@ -1,10 +1,15 @@
-"""`symbl-batch reconcile plan|apply|forget|people`, and the hook the batch run calls after each conversation."""
+"""`symbl-batch reconcile plan|apply|forget|people`, and the hook the batch run calls after each conversation.
+
+Which conversations a command covers is `scope`'s choice; the record each reconciliation leaves beside the
+conversation's outputs is `record`'s.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 import batch
-from reconcile import planner
+from reconcile import planner, record, scope
 from reconcile.errors import ReconcileError
 from reconcile.ledger import Ledger
 from reconcile.review import Answer, read
@@ -39,12 +44,32 @@ def embedder_or_none(use_voice: bool) -> Embedder | None:
     return Embedder() if use_voice and available() else None
 
 
+def _counted(found: dict[str, int]) -> str:
+    return f"{found['named']} named, {found['merged']} merged, {found['for_review']} left for review"
+
+
+def _unconfirmed(count: int) -> str:
+    return f"{count} operation(s) not confirmed by the server; `reconcile apply` will send them again"
+
+
 def summary(outcome: Outcome) -> str:
-    kinds = [op.kind for op in outcome.plan.operations]
-    voice = "voice used" if outcome.voice_used else "voice not used"
-    return (
-        f"{kinds.count('rename')} renames, {kinds.count('merge')} merges, {len(outcome.plan.review)} for review"
-        f" ({voice})"
+    """One sentence for people: the counts, whether voice was used, the review file, what is not confirmed."""
+    text = f"{_counted(record.counts(outcome))} ({'voice used' if outcome.voice_used else 'voice not used'})"
+    if outcome.review_file is not None:
+        text += f"; review file: {outcome.review_file}"
+    if outcome.unconfirmed:
+        text += f"; {_unconfirmed(len(outcome.unconfirmed))}"
+    return text
+
+
+def reconciled_event(outcome: Outcome) -> batch.Event:
+    return batch.Event(
+        "reconciled",
+        conversation=outcome.conversation,
+        conversation_id=outcome.conversation_id,
+        detail=f"{outcome.conversation}: {summary(outcome)}",  # text logs name a segment, not a conversation
+        counts=record.counts(outcome),
+        review_file=str(outcome.review_file) if outcome.review_file is not None else None,
     )
 
 
@@ -72,68 +97,108 @@ def after_conversation_hook(*, use_voice: bool, emit: Callable[[batch.Event], No
                 embedder=embedder,
                 parts=finished.parts,
             )
-        emit(
-            batch.Event(
-                "reconciled", conversation=conversation.id, conversation_id=conversation_id, detail=summary(outcome)
-            )
-        )
+            await record.keep(manifest, conversation, outcome)
+        emit(reconciled_event(outcome))
 
     return hook
 
 
-def finished_conversations(manifest: batch.Manifest, store: batch.Store) -> list[tuple[batch.Conversation, str]]:
-    rows = store.rows()
-    done = []
-    for conversation in manifest.conversations:
-        mine = [rows.get(s.key) for s in conversation.segments]
-        if all(r is not None and r.status.value == "saved" for r in mine) and mine[0] and mine[0].conversation_id:
-            done.append((conversation, mine[0].conversation_id))
-    return done
-
-
-async def _reconcile_all(manifest: batch.Manifest, *, apply: bool, answers: list[Answer], use_voice: bool) -> int:
+async def _reconcile_all(
+    manifest: batch.Manifest,
+    *,
+    apply: bool,
+    answers: list[Answer],
+    use_voice: bool,
+    review_file: Path | None = None,
+) -> int:
+    """Every finished conversation, or (with `review_file`) only those its answers are about."""
     app_id, app_secret = batch.credentials(manifest)
     console = Console()
     with batch.Store(manifest.api.state) as store:
+        todo = scope.covered(manifest, store, answers=answers, review_file=review_file)
         ledger = Ledger(manifest.api.state)
         embedder = embedder_or_none(use_voice)
         if use_voice and embedder is None:
             console.print("voice not used: install the `voice` extra (onnxruntime)", markup=False)
-        failed = 0
-        async with aiohttp.ClientSession() as http:
-            client = batch.SymblClient(
-                base_url=manifest.api.base_url, app_id=app_id, app_secret=app_secret, session=http
-            )
-            for conversation, conversation_id in finished_conversations(manifest, store):
-                try:
-                    outcome = await reconcile_conversation(
-                        client,
-                        manifest,
-                        conversation,
-                        conversation_id,
-                        ledger=ledger,
-                        embedder=embedder,
-                        answers=answers,
-                        write=apply,
-                    )
-                except (ReconcileError, batch.ApiError) as exc:
-                    console.print(f"{conversation.id}: {exc}", markup=False)
-                    failed += 1
-                    continue
-                console.print(_table(outcome, applied=apply))
-        ledger.close()
-    return EXIT_FAILED if failed else EXIT_OK
+        try:
+            async with aiohttp.ClientSession() as http:
+                client = batch.SymblClient(
+                    base_url=manifest.api.base_url, app_id=app_id, app_secret=app_secret, session=http
+                )
+                one = functools.partial(
+                    _one,
+                    client,
+                    manifest,
+                    ledger=ledger,
+                    embedder=embedder,
+                    answers=answers,
+                    apply=apply,
+                    console=console,
+                )
+                found = [await one(conversation, conversation_id) for conversation, conversation_id in todo]
+        finally:
+            ledger.close()
+    outcomes = [outcome for outcome in found if outcome is not None]
+    for line in total_lines(outcomes):
+        console.print(line, markup=False, soft_wrap=True)
+    return EXIT_FAILED if len(outcomes) < len(found) else EXIT_OK
+
+
+async def _one(
+    client: batch.SymblClient,
+    manifest: batch.Manifest,
+    conversation: batch.Conversation,
+    conversation_id: str,
+    *,
+    ledger: Ledger,
+    embedder: Embedder | None,
+    answers: list[Answer],
+    apply: bool,
+    console: Console,
+) -> Outcome | None:
+    """One conversation: reconciled, its record kept (when applied) and its table printed; None when it failed."""
+    try:
+        outcome = await reconcile_conversation(
+            client,
+            manifest,
+            conversation,
+            conversation_id,
+            ledger=ledger,
+            embedder=embedder,
+            answers=answers,
+            write=apply,
+        )
+        if apply:
+            await record.keep(manifest, conversation, outcome)
+    except (ReconcileError, batch.ApiError) as exc:
+        console.print(f"{conversation.id}: {exc}", markup=False, soft_wrap=True)
+        return None
+    console.print(_table(outcome, applied=apply))
+    console.print(f"{outcome.conversation}: {summary(outcome)}", markup=False, soft_wrap=True)
+    return outcome
+
+
+def total_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    """The total over the conversations, where each review file is, and what the server did not confirm."""
+    found = [record.counts(o) for o in outcomes]
+    total = {name: sum(c[name] for c in found) for name in ("named", "merged", "for_review", "unconfirmed")}
+    lines = [f"total: {_counted(total)} ({len(outcomes)} conversation(s))"]
+    lines += [f"review file: {o.review_file}" for o in outcomes if o.review_file is not None]
+    if total["unconfirmed"]:
+        lines.append(_unconfirmed(total["unconfirmed"]))
+    return lines
 
 
 def _table(outcome: Outcome, *, applied: bool) -> Table:
-    table = Table(title=f"{outcome.conversation}: {summary(outcome)}" + ("" if applied else " - plan only"))
+    table = Table(title=outcome.conversation + ("" if applied else " - plan only"))
     for column in ("operation", "member", "name", "email"):
         table.add_column(column)
     for op in outcome.plan.operations:
         table.add_row(op.kind, op.member_id[:8], op.name, op.email)
     for item in outcome.plan.review:
         best = ", ".join(f"{c.email} {c.score}" for c in item.candidates) or "no candidate"
-        table.add_row("review", item.member_id[:8], item.name, best, style="yellow")
+        names = ", ".join(sorted({m.name for m in item.members}))
+        table.add_row("review", item.voice[:14], names, best, style="yellow")
     return table
 
 
@@ -256,7 +321,8 @@ def apply_command(
     backend_mode: str,
     backend_data: Path | None,
 ) -> None:
-    """Apply the plan (and a review file's answers), exactly once, then verify and rewrite the outputs."""
+    """Apply the plan (and a review file's answers), exactly once, then verify and rewrite the outputs.
+    With --review, only the conversations the file's answers are about."""
     loaded = _manifest(manifest, state, output)
     try:
         answers = read(review_file, {p.email for p in loaded.people}) if review_file else []
@@ -265,7 +331,7 @@ def apply_command(
         sys.exit(EXIT_INPUT)
 
     def work(pointed: batch.Manifest) -> Awaitable[int]:
-        return _reconcile_all(pointed, apply=not dry_run, answers=answers, use_voice=voice)
+        return _reconcile_all(pointed, apply=not dry_run, answers=answers, use_voice=voice, review_file=review_file)
 
     sys.exit(_guard(_against(_served(emulator, backend_data, backend_mode), loaded, work)))
 

@@ -249,7 +249,7 @@ def scenario_planning(conversations: int) -> dict[str, Any]:
                 who = roster[(c + segment + k) % 6].email
                 scores = {p.email: (0.9 if p.email == who else rng.uniform(0.3, 0.6)) for p in roster}
                 member = Member(f"c{c}", f"c{c}s{segment}m{k}", f"Speaker {k + 1}", None, segment, 10.0, ("hi",))
-                evidence.append(Evidence(member, voice=scores, voice_peers={}))
+                evidence.append(Evidence(member, voice=scores))
         plan(evidence, roster)
     return {"conversations": conversations, "segments_each": 5, "cpu_s": round(time.process_time() - started, 2)}
 

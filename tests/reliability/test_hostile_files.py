@@ -17,12 +17,16 @@ import pytest
 
 from batch import InputError, StateError, Store, load_manifest, open_run
 from batch.status import read as read_status
-from reconcile import ReviewError, read_review
+from reconcile import Answer, Candidate, Member, Quote, ReviewError, ReviewItem, read_review
+from reconcile.review import render
 from tests.conftest import CORPUS
 from tests.processes import cli
 
 SEG = '[[conversations]]\nid = "c"\n  [[conversations.segments]]\nfile = "a.wav"\n'
-KEYS = "candidates, conversation, conversation_id, email, identity, member_id, name, new_name, quotes, segment, talk_seconds"
+KEYS = (
+    "candidates, clip, conversation, conversation_id, email, identity, member_id, members, name, names, new_name, "
+    "quotes, reason, segment, segments, talk_seconds, voice"
+)
 
 
 @pytest.fixture
@@ -194,58 +198,135 @@ def test_a_hand_edited_progress_record_is_a_state_error(tmp_path: Path, value: s
     )
 
 
-MEMBER = (
+VOICE = {  # a [[voice]] table as reconcile writes it (values as TOML), answered with a roster email
+    "conversation": '"c"',
+    "conversation_id": '"cid"',
+    "voice": '"voice-m1"',
+    "members": '["m1", "m2"]',
+    "names": '["Speaker 1", "Speaker 2"]',
+    "segments": "[1, 2]",
+    "talk_seconds": "3.5",
+    "reason": '"no candidate"',
+    "quotes": '[{ segment = 1, start = 0.5, end = 1.5, text = "hi" }]',
+    "candidates": "[]",
+    "identity": '"a@example.com"',
+    "new_name": '""',
+    "email": '""',
+}
+NEW = {"identity": '"new"', "new_name": '"Zed"'}  # a person not on the roster
+
+
+def voice(**changes: str | None) -> str:
+    """One [[voice]] table: VOICE with `changes` (a value None leaves the key out)."""
+    fields = VOICE | changes
+    return "[[voice]]\n" + "".join(f"{key} = {value}\n" for key, value in fields.items() if value is not None)
+
+
+MEMBER = (  # a [[member]] table of the older format (one member, `member_id`): still read
     '[[member]]\nconversation = "c"\nconversation_id = "cid"\nmember_id = "m1"\nname = "Speaker 1"\nsegment = 1\n'
     'talk_seconds = 3.5\nquotes = ["hi"]\ncandidates = []\nidentity = "a@example.com"\n'
 )
 REVIEW_CASES = [
-    ("not_toml", '{"member": []}', "{f}: not valid TOML: Invalid statement (at line 1, column 1)"),
+    ("not_toml", '{"voice": []}', "{f}: not valid TOML: Invalid statement (at line 1, column 1)"),
     (
         "nested_1000_deep",
         "x = " + "[" * 1000 + "]" * 1000,
-        "{f}: nested too deeply; a review file holds flat [[member]] tables",
+        "{f}: nested too deeply; a review file holds flat [[voice]] tables",
+    ),
+    (
+        "nested_1000_deep_in_a_voice",
+        voice(members="[" * 1000 + "]" * 1000),
+        "{f}: nested too deeply; a review file holds flat [[voice]] tables",
     ),
     (
         "5000_digit_number",
-        MEMBER.replace("segment = 1", "segment = " + "9" * 5000),
+        voice(segments="[" + "9" * 5000 + "]"),
         "{f}: a number of more than 4300 digits cannot be read; keep the numbers written",
     ),
-    ("member_a_string", 'member = "m1"\n', "{f}, member: must be [[member]] tables, as reconcile wrote them"),
-    (
-        "member_a_list_of_numbers",
-        "member = [1, 2]\n",
-        "{f}, member: must be [[member]] tables, as reconcile wrote them",
-    ),
+    ("voice_a_string", 'voice = "m1"\n', "{f}, voice: must be [[voice]] tables, as reconcile wrote them"),
+    ("voice_a_list_of_numbers", "voice = [1, 2]\n", "{f}, voice: must be [[voice]] tables, as reconcile wrote them"),
+    ("voice_a_table", "[voice]\nidentity = 1\n", "{f}, voice: must be [[voice]] tables, as reconcile wrote them"),
+    ("old_member_a_string", 'member = "m1"\n', "{f}, voice: must be [[voice]] tables, as reconcile wrote them"),
     (
         "misspelt_table",
-        MEMBER.replace("[[member]]", "[[members]]"),
-        "{f}, members: unknown key; a review file holds only [[member]] tables",
+        voice().replace("[[voice]]", "[[voices]]"),
+        "{f}, voices: unknown key; a review file holds only [[voice]] tables",
     ),
-    ("unknown_key", MEMBER + "colour = 1\n", f"{{f}}, line 1, member[0].colour: unknown key; valid keys: {KEYS}"),
+    ("unknown_key", voice() + "colour = 1\n", f"{{f}}, line 1, voice[0].colour: unknown key; valid keys: {KEYS}"),
+    (
+        "unknown_key_in_the_second_voice",
+        voice(identity='""') + "\n" + voice(colour="1"),
+        f"{{f}}, line 16, voice[1].colour: unknown key; valid keys: {KEYS}",
+    ),
     (
         "identity_a_number",
-        MEMBER.replace('identity = "a@example.com"', "identity = 5"),
-        "{f}, line 1, member[0].identity: must be a string in quotes, not int",
+        voice(identity="5"),
+        "{f}, line 1, voice[0].identity: must be a string in quotes, not int",
     ),
     (
-        "member_id_a_number",
+        "conversation_id_a_list",
+        voice(conversation_id='["cid"]'),
+        "{f}, line 1, voice[0].conversation_id: must be a string in quotes, not list",
+    ),
+    (
+        "old_member_id_a_number",
         MEMBER.replace('member_id = "m1"', "member_id = 7"),
-        "{f}, line 1, member[0].member_id: must be a string in quotes, not int",
+        "{f}, line 1, voice[0].member_id: must be a string in quotes, not int",
+    ),
+    (
+        "members_a_string",
+        voice(members='"m1"'),
+        "{f}, line 1, voice[0].members: must be the list of member ids reconcile wrote",
+    ),
+    (
+        "members_a_table",
+        voice(members='{ id = "m1" }'),
+        "{f}, line 1, voice[0].members: must be the list of member ids reconcile wrote",
+    ),
+    (
+        "members_with_a_number",
+        voice(members='["m1", 2]'),
+        "{f}, line 1, voice[0].members: must be the list of member ids reconcile wrote",
+    ),
+    (
+        "members_with_an_empty_id",
+        voice(members='["m1", ""]'),
+        "{f}, line 1, voice[0].members: must be the list of member ids reconcile wrote",
+    ),
+    (
+        "members_empty",
+        voice(members="[]"),
+        "{f}, line 1, voice[0].members: required key is missing; keep the value reconcile wrote",
+    ),
+    (
+        "no_members",
+        voice(members=None),
+        "{f}, line 1, voice[0].members: required key is missing; keep the value reconcile wrote",
     ),
     (
         "email_a_number",
-        MEMBER.replace('identity = "a@example.com"', 'identity = "new"\nnew_name = "Zed"\nemail = 5'),
-        "{f}, line 1, member[0].email: must be a string in quotes, not int",
+        voice(**NEW, email="5"),
+        "{f}, line 1, voice[0].email: must be a string in quotes, not int",
+    ),
+    (
+        "email_without_at",
+        voice(**NEW, email='"zed.example.com"'),
+        "{f}, line 1, voice[0].email: 'zed.example.com' is not an email address; leave it empty if unknown",
+    ),
+    (
+        "new_without_a_name",
+        voice(identity='"new"', new_name='"  "'),
+        '{f}, line 1, voice[0].new_name: required when identity = "new" (the person\'s name)',
     ),
     (
         "unknown_email",
-        MEMBER.replace("a@example.com", "zed@example.com"),
-        '{f}, line 1, member[0].identity: \'zed@example.com\' is not a roster email, "new" or "skip"',
+        voice(identity='"zed@example.com"'),
+        '{f}, line 1, voice[0].identity: \'zed@example.com\' is not a roster email, "new" or "skip"',
     ),
     (
         "no_conversation_id",
-        MEMBER.replace('conversation_id = "cid"\n', ""),
-        "{f}, line 1, member[0].conversation_id: required key is missing; keep the value reconcile wrote",
+        voice(conversation_id=None),
+        "{f}, line 1, voice[0].conversation_id: required key is missing; keep the value reconcile wrote",
     ),
 ]
 
@@ -263,7 +344,7 @@ def test_a_hostile_review_file_gets_exactly_this_message(tmp_path: Path, name: s
 def test_review_files_that_are_not_text_files_or_carry_a_bom(tmp_path: Path) -> None:
     """A directory, a missing file and non-UTF-8 bytes are named; a byte-order mark is dropped and loads."""
     wanted = "give the review file (review.toml) that reconcile wrote"
-    (tmp_path / "bad.toml").write_bytes(b"\xff\xfe[[member]]")
+    (tmp_path / "bad.toml").write_bytes(b"\xff\xfe[[voice]]")
     cases = {
         tmp_path: f"{tmp_path} is a directory; {wanted}",
         tmp_path / "none.toml": f"{tmp_path}/none.toml: no such file; {wanted}",
@@ -274,9 +355,44 @@ def test_review_files_that_are_not_text_files_or_carry_a_bom(tmp_path: Path) -> 
         with pytest.raises(ReviewError) as caught:
             read_review(path, {"a@example.com"})
         assert str(caught.value) == message
-    (tmp_path / "bom.toml").write_text("\ufeff" + MEMBER)
+    (tmp_path / "bom.toml").write_text("\ufeff" + voice())
     [answer] = read_review(tmp_path / "bom.toml", {"a@example.com"})
-    assert (answer.conversation_id, answer.member_id, answer.identity) == ("cid", "m1", "a@example.com")
+    assert answer == Answer("cid", ("m1", "m2"), "a@example.com")
+
+
+def test_answers_are_read_as_given_and_old_member_files_still_load(tmp_path: Path) -> None:
+    """Identities and emails are trimmed and lower-cased, an open or a "skip" entry is kept as it is, a "new"
+    person carries name and email; a [[member]] file of the older format answers for its one member."""
+    path = tmp_path / "review.toml"
+    path.write_text(
+        voice(identity='" A@Example.com "')
+        + voice(identity='""', members='["m3"]')
+        + voice(identity='"SKIP"', members='["m4"]')
+        + voice(identity='"new"', new_name='" Zed Q "', email='" Zed@Example.com "', members='["m5", "m6"]')
+        + MEMBER
+    )
+    assert read_review(path, {"a@example.com"}) == [
+        Answer("cid", ("m1", "m2"), "a@example.com"),
+        Answer("cid", ("m4",), "skip"),
+        Answer("cid", ("m5", "m6"), "new", "Zed Q", "zed@example.com"),
+        Answer("cid", ("m1",), "a@example.com"),
+    ]
+
+
+def test_a_review_file_reconcile_renders_reads_back_whatever_the_names(tmp_path: Path) -> None:
+    """Names, quotes and ids with quotes, backslashes, newlines, TOML syntax and non-ASCII are written so that the
+    file is valid TOML; unanswered it answers nothing, and answered it names every member of its voice."""
+    hostile = 'A "quoted" \\ name\n[[voice]]\nidentity = "skip" # é 🎙'
+    members = tuple(
+        Member("cid", member_id, hostile, None, segment, 2.5, (hostile,), (Quote(hostile, 0.5, 1.5),))
+        for segment, member_id in enumerate(["m1", 'm"2'])
+    )
+    item = ReviewItem("cid", "voice-m1", members, hostile, (Candidate("a@example.com", 0.4, (hostile,)),))
+    path = tmp_path / "review.toml"
+    path.write_text(render(hostile, [item], [hostile]))
+    assert read_review(path, {"a@example.com"}) == []
+    path.write_text(path.read_text().replace('identity = ""', 'identity = "a@example.com"'))
+    assert read_review(path, {"a@example.com"}) == [Answer("cid", ("m1", 'm"2'), "a@example.com")]
 
 
 def one_sentence(line: str) -> str:
@@ -297,7 +413,7 @@ async def test_the_command_line_prints_one_line_and_exits_2(folder: Path) -> Non
         '{"conversation": "c", "file": "a.wav", "entities": ' + "[" * 1000 + "]" * 1000 + "}\n"
     )
     (folder / "people.toml").write_text('[[people]]\nname = "A"\nemail = "a@example.com"\n' + SEG)
-    (folder / "review.toml").write_text("member = [1]\n")
+    (folder / "review.toml").write_text("voice = [1]\n")
     state = folder / "state.sqlite"
     with Store(state) as store:
         store.insert("c/1", "c", 0, "fp")
@@ -312,7 +428,7 @@ async def test_the_command_line_prints_one_line_and_exits_2(folder: Path) -> Non
         "directory; give a directory path, new or existing",
         ("status", str(state)): f"{state}: row 'c/1', column status: 'bogus' is not a known status",
         ("reconcile", "apply", str(folder / "people.toml"), "--review", str(folder / "review.toml")): f"{folder}/"
-        "review.toml, member: must be [[member]] tables, as reconcile wrote them",
+        "review.toml, voice: must be [[voice]] tables, as reconcile wrote them",
         ("reconcile", "plan", str(folder / "big.toml")): f"{folder}/big.toml, line 2: a number of more than 4300",
     }
     results = await asyncio.gather(
