@@ -103,19 +103,31 @@ def render(conversation: str, items: Sequence[ReviewItem], clips: Sequence[str |
     return "\n".join(out)
 
 
-def _line(text: str, index: int) -> int:
-    headers = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() in ("[[voice]]", "[[member]]")]
+def _line(text: str, kind: str, index: int) -> int:
+    """The line of the index-th [[kind]] header (tables of one kind keep their order in the file)."""
+    headers = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() == f"[[{kind}]]"]
     return headers[index] if index < len(headers) else 1
 
 
 def read(path: Path, roster: set[str]) -> list[Answer]:
-    """The answered entries; every malformed one is a ReviewError naming file, line and key."""
+    """The answered entries; every malformed one, and a member answered twice, is a ReviewError naming file,
+    line and key."""
     text = _text(path)
     answers = []
-    for i, entry in enumerate(_entries(path, text)):
-        answer = _answer(f"{path}, line {_line(text, i)}, voice[{i}]", entry, roster)
-        if answer is not None:
-            answers.append(answer)
+    seen: dict[str, str] = {}
+    for kind, i, entry in _entries(path, text):
+        where = f"{path}, line {_line(text, kind, i)}, {kind}[{i}]"
+        answer = _answer(where, entry, roster)
+        if answer is None:
+            continue
+        for member_id in answer.member_ids:
+            if member_id in seen:
+                raise ReviewError(
+                    f"{where}.members: member {member_id} is answered twice (also at {seen[member_id]});"
+                    " give each voice one answer"
+                )
+            seen[member_id] = f"line {_line(text, kind, i)}"
+        answers.append(answer)
     return answers
 
 
@@ -131,7 +143,7 @@ def _text(path: Path) -> str:
         raise ReviewError(f"{path}: cannot read the review file ({exc}); {wanted}, in UTF-8") from None
 
 
-def _entries(path: Path, text: str) -> list[dict[str, Any]]:
+def _entries(path: Path, text: str) -> list[tuple[str, int, dict[str, Any]]]:
     """The [[voice]] tables ([[member]] in files of older versions); anything else in the file is refused (a
     misspelt [[voice]] would answer nothing)."""
     try:
@@ -148,10 +160,11 @@ def _entries(path: Path, text: str) -> list[dict[str, Any]]:
     unknown = sorted(set(document) - {"voice", "member"})
     if unknown:
         raise ReviewError(f"{path}, {unknown[0]}: unknown key; a review file holds only [[voice]] tables")
-    entries = [*document.get("voice", []), *document.get("member", [])]
-    if not all(isinstance(e, dict) for e in entries) or not all(
-        isinstance(document.get(k, []), list) for k in ("voice", "member")
-    ):
+    kinds = ("voice", "member")
+    if not all(isinstance(document.get(k, []), list) for k in kinds):
+        raise ReviewError(f"{path}, voice: must be [[voice]] tables, as reconcile wrote them")
+    entries = [(kind, i, entry) for kind in kinds for i, entry in enumerate(document.get(kind, []))]
+    if not all(isinstance(entry, dict) for _, _, entry in entries):
         raise ReviewError(f"{path}, voice: must be [[voice]] tables, as reconcile wrote them")
     return entries
 
@@ -177,7 +190,8 @@ def _answer(where: str, entry: dict[str, Any], roster: set[str]) -> Answer | Non
     if not entry.get("conversation_id"):
         raise ReviewError(f"{where}.conversation_id: required key is missing; keep the value reconcile wrote")
     if not members:
-        raise ReviewError(f"{where}.members: required key is missing; keep the value reconcile wrote")
+        given = "is empty" if entry.get("members") == [] or "member_id" in entry else "is missing"
+        raise ReviewError(f"{where}.members: {given}; keep the member ids reconcile wrote")
     email = entry.get("email", "").strip().lower() or None
     if email is not None and "@" not in email:
         raise ReviewError(f"{where}.email: '{email}' is not an email address; leave it empty if unknown")

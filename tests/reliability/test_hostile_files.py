@@ -271,7 +271,12 @@ REVIEW_CASES = [
     (
         "old_member_id_a_number",
         MEMBER.replace('member_id = "m1"', "member_id = 7"),
-        "{f}, line 1, voice[0].member_id: must be a string in quotes, not int",
+        "{f}, line 1, member[0].member_id: must be a string in quotes, not int",
+    ),
+    (
+        "a_member_answered_twice",
+        voice() + voice(identity='"skip"', members='["m2", "m9"]'),
+        "{f}, line 15, voice[1].members: member m2 is answered twice (also at line 1); give each voice one answer",
     ),
     (
         "members_a_string",
@@ -296,12 +301,12 @@ REVIEW_CASES = [
     (
         "members_empty",
         voice(members="[]"),
-        "{f}, line 1, voice[0].members: required key is missing; keep the value reconcile wrote",
+        "{f}, line 1, voice[0].members: is empty; keep the member ids reconcile wrote",
     ),
     (
         "no_members",
         voice(members=None),
-        "{f}, line 1, voice[0].members: required key is missing; keep the value reconcile wrote",
+        "{f}, line 1, voice[0].members: is missing; keep the member ids reconcile wrote",
     ),
     (
         "email_a_number",
@@ -369,14 +374,14 @@ def test_answers_are_read_as_given_and_old_member_files_still_load(tmp_path: Pat
         + voice(identity='""', members='["m3"]')
         + voice(identity='"SKIP"', members='["m4"]')
         + voice(identity='"new"', new_name='" Zed Q "', email='" Zed@Example.com "', members='["m5", "m6"]')
-        + MEMBER
     )
     assert read_review(path, {"a@example.com"}) == [
         Answer("cid", ("m1", "m2"), "a@example.com"),
         Answer("cid", ("m4",), "skip"),
         Answer("cid", ("m5", "m6"), "new", "Zed Q", "zed@example.com"),
-        Answer("cid", ("m1",), "a@example.com"),
     ]
+    path.write_text(MEMBER)
+    assert read_review(path, {"a@example.com"}) == [Answer("cid", ("m1",), "a@example.com")]
 
 
 def test_a_review_file_reconcile_renders_reads_back_whatever_the_names(tmp_path: Path) -> None:
