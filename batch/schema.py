@@ -171,8 +171,8 @@ class ReconcileIn(Strict):
     pass."""
 
     accept: Annotated[float, Field(gt=0.5, lt=1)] = 0.97  # P(voice is this person) to name it by voice
-    same_person: Annotated[float, Field(gt=0.5, lt=1)] = 0.97  # P(two members of two segments are one person)
-    split: Annotated[float, Field(gt=0.5, lt=1)] = 0.98  # ... of one segment (the diarizer split one person)
+    same_person: Annotated[float, Field(gt=0.5, lt=1)] = 0.98  # P(two members of two segments are one person)
+    split: Annotated[float, Field(gt=0.5, lt=1)] = 0.984  # ... of one segment (the diarizer split one person)
     reject: Annotated[float, Field(gt=0, lt=0.5)] = 0.01  # at or below: "not that person"
     mixed: Annotated[float, Field(gt=0.5, lt=1)] = 0.99  # P(a member's own speech is two voices) to hold it back
     voice_margin: Annotated[float, Field(ge=0, le=1)] = 0.05  # cosine lead over the runner-up on file

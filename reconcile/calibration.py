@@ -9,9 +9,11 @@ are one person and when they are two: a member's voice against a person's enrolm
 Rules:
 - the odds that one cosine is one person, not two, are the ratio of the two classes' normal fits (equal
   priors), made monotone (a higher cosine never means lower odds); `Curve` gives them as a probability;
-- a decision among alternatives uses all of them: the posterior that a voice is person j among the voices on
-  file, or nobody on file, is odds_j / (1 + sum of every candidate's odds) (`posterior`), so two alike
-  candidates share the belief instead of each looking certain;
+- a decision among alternatives uses all of them, every person who may be speaking equally likely beforehand:
+  the posterior that a voice is person j is odds_j / (sum of the odds of everyone with a voice on file + one
+  for each person who may be speaking without one + `OUTSIDER` for a guest off the roster) (`posterior`), so
+  two alike candidates share the belief instead of each looking certain, and people without a sample keep
+  their share;
 - the bars people set in `[reconcile]` are these probabilities; `Curve.bar()` gives the cosine a single
   candidate needs for one.
 Measured here: the fits cap the odds of one cosine at about 75:1 (P = 0.987): a different person's voice can
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 
 FILE = Path(__file__).with_name("calibration.json")
+OUTSIDER = 0.25  # prior weight of someone off the roster speaking, against 1 for each listed participant
 GRID = np.linspace(-1.0, 1.0, 2001)
 
 
@@ -78,9 +81,11 @@ class Calibration:
         return self.mixed(-cosine)
 
 
-def posterior(odds: dict[str, float]) -> dict[str, float]:
-    """Each candidate's probability of being the one, against the others and against "none of them"."""
-    total = 1.0 + sum(odds.values())
+def posterior(odds: dict[str, float], *, unheard: float = 1.0) -> dict[str, float]:
+    """Each candidate's probability of being the one, every person equally likely beforehand: `odds` are the
+    candidates with a voice on file (their likelihood ratio), `unheard` the weight of everyone who may be speaking
+    without one (each counts 1: no evidence for or against them)."""
+    total = unheard + sum(odds.values())
     return {key: value / total for key, value in odds.items()}
 
 

@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconcile import voices
-from reconcile.calibration import Calibration, default, posterior
-from reconcile.models import Candidate, Evidence, Member, Operation, Person, Plan, ReviewItem
+from reconcile.calibration import OUTSIDER, Calibration, default, posterior
+from reconcile.models import Candidate, Evidence, Operation, Person, Plan, ReviewItem
 
 MIN_MINORITY = 0.2  # a member is mixed only when the smaller half is at least this share of its windows
 
@@ -41,8 +41,8 @@ class Settings:
     each means). Probabilities come from `reconcile/calibration.json`."""
 
     accept: float = 0.97
-    same_person: float = 0.97
-    split: float = 0.98
+    same_person: float = 0.98
+    split: float = 0.984
     reject: float = 0.01
     mixed: float = 0.99
     voice_margin: float = 0.05
@@ -72,10 +72,12 @@ class _Voice:
 class _Judge:
     settings: Settings
     calibration: Calibration
+    unheard: int = 0  # people who may be speaking with no voice on file
 
     def beliefs(self, scores: Mapping[str, float]) -> dict[str, float]:
-        """Person key -> P(this voice is them), against everyone else on file and against nobody on file."""
-        return posterior({key: self.calibration.enrolment.odds(cosine) for key, cosine in scores.items()})
+        """Person key -> P(this voice is them), against everyone else who may be speaking, on file or not."""
+        odds = {key: self.calibration.enrolment.odds(cosine) for key, cosine in scores.items()}
+        return posterior(odds, unheard=self.unheard + OUTSIDER)
 
     def strong(self, scores: Mapping[str, float]) -> str | None:
         """The person this voice is, by voice alone, or None."""
@@ -258,9 +260,10 @@ def plan(
     """The plan for one conversation's members; `forced` (member id -> roster email) are a person's answers,
     `settled` members were answered "new" or "skip" and are left alone, `asked` (member id -> (voice key, reason)) were
     put to review before and stay there, grouped as they were, until answered."""
-    judge = _Judge(settings or Settings(), calibration or default())
     people = {p.email: p for p in roster}
     allowed = set(participants) & set(people) if participants else set(people)
+    on_file = {key for e in evidence for key in e.voice}
+    judge = _Judge(settings or Settings(), calibration or default(), len(allowed - on_file))
     forced = {i: e for i, e in (forced or {}).items() if e in people}
     by_id = {e.member.id: e for e in evidence}
     asked = {i: key for i, key in (asked or {}).items() if i in by_id and i not in forced and i not in settled}
@@ -332,4 +335,13 @@ def plan(
     return Plan(tuple(_operations(decided, by_id, people)), tuple(review), decided, reasons, notes)
 
 
-__all__ = ["Member", "Settings", "plan"]
+def by_voice(
+    scores: Mapping[str, float],
+    settings: Settings | None = None,
+    calibration: Calibration | None = None,
+    *,
+    unheard: int = 0,
+) -> str | None:
+    """The person a voice is named as by its voice alone (person key -> cosine with their voice on file; `unheard`
+    people may be speaking with none), or None: the planner's rule, for measuring it (reconset/odds.py)."""
+    return _Judge(settings or Settings(), calibration or default(), unheard).strong(scores)

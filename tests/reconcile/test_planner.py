@@ -64,8 +64,8 @@ def test_a_self_introduction_decides_and_contradictions_go_to_review() -> None:
 
 
 def test_a_strong_voice_match_is_named_even_when_others_have_no_sample() -> None:
-    """The issue's case: 0.96 against an enrolled person, 0.51 for the next, two people without samples."""
-    result = plan([Evidence(member("a"), voice={JOHN: HIGH, ALICE: LOW})], ROSTER)
+    """The case users reported: 0.96 against an enrolled person, 0.51 for the next, two people without samples."""
+    result = plan([Evidence(member("a"), voice={JOHN: 0.96, ALICE: 0.51})], ROSTER)
     assert result.assignments == {"a": JOHN}
     assert "voice matches" in result.reasons["a"]
 

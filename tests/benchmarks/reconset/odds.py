@@ -1,0 +1,113 @@
+"""The odds of reconciliation's voice rules, measured on the calibration samples (never the evaluation set).
+
+    python -m tests.benchmarks.reconset.odds                 # after calibrate (its embeddings are cached)
+
+For each bar it prints, over every member sample of the calibration voices:
+- named by voice against every voice's enrolment (closed set: the person is on file): right, wrong, not named;
+- named by voice when the person's own enrolment is left out (open set: someone without a sample): every name
+  is wrong — the case of half-enrolled rosters;
+- pairs of members of two people linked (probability >= same_person alone: an upper bound, the planner also
+  weighs the other members of the segment), and pairs of one person's members linked;
+- members of two voices held back as mixed, and members of one voice held back by mistake.
+Each trial uses one of the enrolment samples per person; all trials are pooled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from reconcile.calibration import default
+from reconcile.planner import MIN_MINORITY, Settings, by_voice
+from tests.benchmarks.reconset import calibrate, calibset
+
+BARS = (0.8, 0.9, 0.95, 0.97, 0.98)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.reconset.odds", description=__doc__)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--json", default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    cast = calibset.calibration_cast()
+    todo = calibset.specs(cast, calibrate.SEED, **calibrate.FULL)
+    cache = calibrate.ROOT / ".cache" / "reconset-odds.pickle"
+    if cache.is_file():
+        results = pickle.loads(cache.read_bytes())
+    else:
+        results = calibrate.run(todo, args.jobs)
+        cache.write_bytes(pickle.dumps(results))
+    source = {k: v.source for k, v in cast.items()}
+    keep = {k for k in cast if k == min(v for v in cast if source[v] == source[k])}  # one voice per person
+    members = [(s, r) for s, r in zip(todo, results, strict=True) if s.kind == "member" and s.voice in keep]
+    members = [(s, r) for s, r in members if r[0] is not None]
+    enrols: dict[str, list[np.ndarray]] = {}
+    for s, r in zip(todo, results, strict=True):
+        if s.kind == "enrolment" and s.voice in keep and r[0] is not None:
+            enrols.setdefault(s.voice, []).append(r[0])
+    trials = min(len(v) for v in enrols.values())
+    calibration, base = default(), Settings()
+    figures: dict[str, dict[str, float]] = {}
+    for bar in BARS:
+        settings = replace(base, accept=bar)
+        closed = {"right": 0, "wrong": 0, "none": 0}
+        opened = {"wrong": 0, "none": 0}
+        for k in range(trials):
+            refs = {voice: vectors[k] for voice, vectors in enrols.items()}
+            for spec, result in members:
+                scores = {voice: float(result[0] @ ref) for voice, ref in refs.items()}
+                found = by_voice(scores, settings, calibration)
+                closed["none" if found is None else "right" if found == spec.voice else "wrong"] += 1
+                scores.pop(spec.voice)  # the person has no sample: one more person who may speak unheard
+                opened["none" if by_voice(scores, settings, calibration, unheard=1) is None else "wrong"] += 1
+        total = sum(closed.values())
+        figures[f"accept {bar}"] = {
+            "closed_right": closed["right"] / total,
+            "closed_wrong": closed["wrong"] / total,
+            "open_wrong": opened["wrong"] / total,
+            "trials": total,
+        }
+    vectors = np.array([r[0] for _, r in members])
+    between = vectors @ vectors.T
+    voices = np.array([s.voice for s, _ in members])
+    pools = np.array([s.pool for s, _ in members])
+    upper = np.triu(np.ones_like(between, dtype=bool), 1)
+    same_mask = upper & (voices[:, None] == voices[None, :]) & (pools[:, None] != pools[None, :])
+    different_mask = upper & (voices[:, None] != voices[None, :])
+    for bar in (0.95, 0.97, 0.98):
+        cosine = calibration.member.bar(bar)
+        figures[f"links at same_person {bar}"] = {
+            "bar_cosine": cosine,
+            "different_linked": float(np.mean(between[different_mask] >= cosine)),
+            "same_linked": float(np.mean(between[same_mask] >= cosine)),
+            "pairs": int(different_mask.sum()),
+        }
+    mixed = {"one": [0, 0], "two": [0, 0]}
+    for spec, result in zip(todo, results, strict=True):
+        kind = {"member": "one", "two": "two"}.get(spec.kind)
+        if kind and result[1] is not None:
+            cosine, minority, _ = result[1]
+            mixed[kind][0] += 1
+            mixed[kind][1] += bool(minority >= MIN_MINORITY and calibration.p_mixed(cosine) >= base.mixed)
+    figures["mixed"] = {
+        "two_voice_members": mixed["two"][0],
+        "two_held_back": mixed["two"][1] / max(1, mixed["two"][0]),
+        "one_voice_members": mixed["one"][0],
+        "one_held_back": mixed["one"][1] / max(1, mixed["one"][0]),
+    }
+    for name, values in figures.items():
+        print(name, " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(figures, out, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
