@@ -92,3 +92,4 @@ class Plan:
     assignments: dict[str, str]  # member id -> email of the person decided
     reasons: dict[str, str] = field(default_factory=dict)  # member id -> why it was decided (or left alone)
     notes: tuple[str, ...] = ()
+    held: dict[str, tuple[str, str]] = field(default_factory=dict)  # member id -> (voice key, why) undecided

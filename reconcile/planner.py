@@ -17,8 +17,9 @@ Rules:
 - elimination: when the conversation lists its participants, exactly one of them has no voice on file and is not
   yet found, and exactly one voice is left unresolved, which matches no voice on file, that voice is them;
 - answers from review (`forced`: member id -> email) win; members answered "new" or "skip" (`settled`) are
-  neither decided nor asked again; members already asked about (`asked`: member id -> voice key) stay that
-  question until it is answered, so planning again after applying proposes nothing new;
+  neither decided nor asked again; an undecided voice is held (`Plan.held`: all its members, named or not),
+  and held members (`asked`) stay that voice until answered, so planning again after applying proposes
+  nothing new; its members without an identity are its review question;
 - the survivor of a merge is the person's member from the earliest segment (the one already holding the email,
   if any), renamed first; every other member of that person then merges into it.
 """
@@ -58,10 +59,11 @@ class _Voice:
     reason: str = ""
     open: str = ""  # why it goes to review (empty: not decided yet or decided)
     scores: dict[str, float] = field(default_factory=dict)  # person key -> talk-weighted cosine
+    given_key: str | None = None  # the key it was held under before
 
     @property
     def key(self) -> str:
-        return "voice-" + self.members[0].member.id
+        return self.given_key or "voice-" + self.members[0].member.id
 
     @property
     def segments(self) -> set[int]:
@@ -73,11 +75,20 @@ class _Judge:
     settings: Settings
     calibration: Calibration
     unheard: int = 0  # people who may be speaking with no voice on file
+    allowed: frozenset[str] | None = None  # who may be speaking (None: anyone on file)
 
     def beliefs(self, scores: Mapping[str, float]) -> dict[str, float]:
-        """Person key -> P(this voice is them), against everyone else who may be speaking, on file or not."""
-        odds = {key: self.calibration.enrolment.odds(cosine) for key, cosine in scores.items()}
+        """Person key -> P(this voice is them), against everyone else who may be speaking, on file or not: each
+        allowed person weighs 1 beforehand, anyone else on file (a person answered as new, someone on the
+        roster but not listed for this conversation) as much as a guest (OUTSIDER)."""
+        odds = {
+            key: self.calibration.enrolment.odds(cosine) * (1.0 if self.allows(key) else OUTSIDER)
+            for key, cosine in scores.items()
+        }
         return posterior(odds, unheard=self.unheard + OUTSIDER)
+
+    def allows(self, key: str) -> bool:
+        return self.allowed is None or key in self.allowed
 
     def strong(self, scores: Mapping[str, float]) -> str | None:
         """The person this voice is, by voice alone, or None."""
@@ -118,11 +129,19 @@ def _scores(members: Sequence[Evidence]) -> dict[str, float]:
     return {key: round(totals[key] / weights[key], 4) for key in totals}
 
 
-def _name(voice: _Voice, judge: _Judge, allowed: set[str], people: Mapping[str, Person]) -> None:
-    """Set the voice's email and reason, or why it stays open."""
+def _name(
+    voice: _Voice,
+    judge: _Judge,
+    allowed: set[str],
+    people: Mapping[str, Person],
+    excluded: frozenset[str] = frozenset(),
+) -> None:
+    """Set the voice's email and reason, or why it stays open. `excluded`: people it cannot be (another voice of
+    one of its segments is them), left out of the voice's alternatives."""
     known = {e.known for e in voice.members if e.known}
     introduced = {x for e in voice.members for x in e.introduced} if judge.settings.use_introductions else set()
-    strong = judge.strong(voice.scores)
+    alternatives = {key: cosine for key, cosine in voice.scores.items() if key not in excluded}
+    strong = judge.strong(alternatives)
     sources = {
         "already carries this identity": known,
         "introduced themself": introduced,
@@ -148,7 +167,7 @@ def _name(voice: _Voice, judge: _Judge, allowed: set[str], people: Mapping[str, 
         voice.open = f"named as {email}, but the voice on file for {email} is not this voice (P={p:.3f})"
         return
     voice.email = email
-    belief = judge.beliefs(voice.scores).get(email)
+    belief = judge.beliefs(alternatives).get(email)
     voice.reason = "; ".join(
         source + (f" (P={belief:.3f}, cosine {voice.scores[email]:.2f})" if source == "voice matches" else "")
         for source, found in sources.items()
@@ -182,6 +201,28 @@ def _one_voice_per_person(named: list[_Voice], judge: _Judge, contenders: Sequen
             for voice in found:
                 if voice not in contenders:
                     voice.email, voice.open = None, f"several voices {why} point at {email}"
+
+
+def _exclusive(found: list[_Voice], judge: _Judge, allowed: set[str], people: Mapping[str, Person]) -> None:
+    """Jointly: two voices of one segment are two people, so a voice not named yet cannot be anyone named in one
+    of its segments; it is judged again without them, until nothing changes."""
+    for _ in range(len(found)):
+        changed = False
+        for voice in found:
+            if voice.email or voice.open:
+                continue
+            taken = frozenset(
+                person
+                for other in found
+                if other is not voice and other.segments & voice.segments
+                for person in ({other.email} if other.email else {e.known for e in other.members if e.known})
+                if person
+            )
+            if taken & set(voice.scores):
+                _name(voice, judge, allowed, people, taken)
+                changed |= voice.email is not None
+        if not changed:
+            return
 
 
 def _eliminate(voices_: list[_Voice], judge: _Judge, allowed: set[str], *, listed: bool, engaged: int) -> None:
@@ -263,7 +304,7 @@ def plan(
     people = {p.email: p for p in roster}
     allowed = set(participants) & set(people) if participants else set(people)
     on_file = {key for e in evidence for key in e.voice}
-    judge = _Judge(settings or Settings(), calibration or default(), len(allowed - on_file))
+    judge = _Judge(settings or Settings(), calibration or default(), len(allowed - on_file), frozenset(allowed))
     forced = {i: e for i, e in (forced or {}).items() if e in people}
     by_id = {e.member.id: e for e in evidence}
     asked = {i: key for i, key in (asked or {}).items() if i in by_id and i not in forced and i not in settled}
@@ -275,6 +316,7 @@ def plan(
         open_ids,
         judge.calibration.member.odds if judge.settings.use_voice else (lambda _: 0.0),
         judge.identities,
+        lambda e, person: judge.clearly_not(e.voice, person),
         same=judge.settings.same_person,
         split=judge.settings.split,
         alone=mixed,
@@ -292,9 +334,10 @@ def plan(
             )
             continue
         _name(voice, judge, allowed, people)
+    _exclusive(found, judge, allowed, people)
     earlier = []
     for key, _why in dict.fromkeys(asked.values()):
-        voice = _Voice(tuple(by_id[i] for i in by_id if i in asked and asked[i][0] == key))
+        voice = _Voice(tuple(by_id[i] for i in by_id if i in asked and asked[i][0] == key), given_key=key)
         voice.scores = _scores(voice.members)
         _name(voice, judge, allowed, people)  # the person it points at, as a claim only
         earlier.append(voice)
@@ -312,27 +355,24 @@ def plan(
     for member_id, email in forced.items():
         if member_id in by_id:
             decided[member_id], reasons[member_id] = email, "answered in review"
-    review = []
-    for voice in found:
-        if voice.email is None and not voice.members[0].member.email:
-            why = voice.open or "no evidence names this voice"
-            review.append(
-                ReviewItem(
-                    voice.members[0].member.conversation_id,
-                    voice.key,
-                    tuple(e.member for e in voice.members),
-                    why,
-                    _candidates(voice, judge, allowed),
-                )
-            )
-        elif voice.email is None:
-            reasons |= {e.member.id: voice.open or "kept as it is" for e in voice.members}
+    review: list[ReviewItem] = []
+    held: dict[str, tuple[str, str]] = {}
+    for voice in found:  # an undecided voice is held as it is; its members without an identity are one question
+        if voice.email is not None:
+            continue
+        why = voice.open or "no evidence names this voice"
+        held |= {e.member.id: (voice.key, why) for e in voice.members}
+        reasons |= {e.member.id: why for e in voice.members if e.member.email}
+        unnamed = tuple(e.member for e in voice.members if not e.member.email)
+        if unnamed:
+            candidates = _candidates(voice, judge, allowed)
+            review.append(ReviewItem(unnamed[0].conversation_id, voice.key, unnamed, why, candidates))
     notes = tuple(
         f"{by_id[i].member.name} ({i[:8]}) has no voice evidence"
         for i in sorted(by_id)
         if judge.settings.use_voice and not by_id[i].voice and not by_id[i].peers
     )
-    return Plan(tuple(_operations(decided, by_id, people)), tuple(review), decided, reasons, notes)
+    return Plan(tuple(_operations(decided, by_id, people)), tuple(review), decided, reasons, notes, held)
 
 
 def by_voice(

@@ -152,6 +152,7 @@ async def reconcile_conversation(
         plan.assignments,
         plan.reasons,
         plan.notes + tuple(heard.warnings) + tuple(warnings),
+        plan.held,
     )
     outcome = Outcome(conversation.id, conversation_id, plan, voice_used=bool(heard.vectors), warnings=warnings)
     if not write:
@@ -171,9 +172,8 @@ async def reconcile_conversation(
     for answer in (a for a in answers if a.conversation_id == conversation_id):
         for member_id in answer.member_ids:
             ledger.remember(conversation_id, member_id, answer.identity, answer.name, answer.email)
-    for item in plan.review:
-        for member in item.members:
-            ledger.ask(conversation_id, member.id, item.voice, item.reason)
+    for member_id, (voice, reason) in plan.held.items():
+        ledger.ask(conversation_id, member_id, voice, reason)
     if before is None:
         ledger.mark_reconciled(conversation_id, len(conversation.segments))
     _learn(ledger, manifest, conversation_id, plan=plan, chosen=chosen, gathered=gathered, heard=heard)

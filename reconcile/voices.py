@@ -4,7 +4,7 @@ Rules (a wrong link becomes a wrong merge, so linking is strict):
 - two members of different segments are linked only when the calibrated probability that they are one person
   reaches `same`, judged against every member of the other's segment (a member is at most one of them, or
   none), from both sides; and nothing says otherwise: no two different identities (emails, introductions, or
-  strong matches to different people's voices on file);
+  strong matches to different people's voices on file), and neither's voice clearly not the other's person;
 - two members of one segment are two people (the diarizer separated them), unless their voices are so alike
   that the diarizer must have split one person (probability `split`, stricter than `same_person`);
 - groups join by complete linkage: every member of one must be linked to every member of the other, so one
@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from reconcile.models import Evidence
 
 Identities = Callable[[Evidence], frozenset[str]]
+Doubts = Callable[[Evidence, str], bool]  # (member, person): the member's voice is clearly not that person's
 
 
 def _among(a: Evidence, b: Evidence, segment: Sequence[Evidence], odds: Callable[[float], float]) -> float:
@@ -31,9 +32,10 @@ def linked(
     a: Evidence,
     b: Evidence,
     by_segment: Mapping[int, Sequence[Evidence]],
+    *,
     odds: Callable[[float], float],
     identities: Identities,
-    *,
+    doubts: Doubts,
     same: float,
     split: float,
 ) -> float | None:
@@ -49,6 +51,8 @@ def linked(
     ours, theirs = identities(a), identities(b)
     if probability < bar or (ours and theirs and ours != theirs):
         return None
+    if any(doubts(b, person) for person in ours) or any(doubts(a, person) for person in theirs):
+        return None
     if a.member.email and b.member.email and a.member.email != b.member.email:
         return None
     return probability
@@ -58,6 +62,7 @@ def group(
     evidence: Sequence[Evidence],
     odds: Callable[[float], float],
     identities: Identities,
+    doubts: Doubts,
     *,
     same: float,
     split: float,
@@ -72,7 +77,9 @@ def group(
     for a in evidence:
         for b in evidence:
             if order[a.member.id] < order[b.member.id] and not {a.member.id, b.member.id} & alone:
-                found = linked(a, b, by_segment, odds, identities, same=same, split=split)
+                found = linked(
+                    a, b, by_segment, odds=odds, identities=identities, doubts=doubts, same=same, split=split
+                )
                 if found is not None:
                     links[a.member.id, b.member.id] = found
     groups: list[list[str]] = [[e.member.id] for e in evidence]
