@@ -7,6 +7,7 @@ media could not be read has no clip (the review entry says nothing about one).
 
 from __future__ import annotations
 
+import os
 import wave
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,8 +46,13 @@ def samples_of(item: ReviewItem, audio: Mapping[int, np.ndarray]) -> np.ndarray 
 
 
 def write(path: Path, samples: np.ndarray) -> None:
+    """Owner-only (0600), like every file the tool writes: it is a recording of someone's voice."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
+    path.unlink(missing_ok=True)
+    with (
+        os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as raw,
+        wave.open(raw, "wb") as out,
+    ):
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(RATE)

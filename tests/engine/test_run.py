@@ -99,13 +99,16 @@ async def test_lost_answers_on_create_and_append_leave_one_copy(make_emulator: M
 
 
 async def test_a_create_that_never_arrived_is_sent_again_once(make_emulator: MakeEmulator, tmp_path: Path) -> None:
-    """reset_before on a create: the lookup finds nothing, so it is resent, and exactly one conversation exists."""
+    """reset_before on a create: the lookup finds nothing, so it is resent, and exactly one conversation exists.
+    Whether the upload's last bytes left before the reset is a race: when they had not, the client knows the
+    create never arrived (retry_later) and skips the lookup."""
     emu = await make_emulator(faults={"script": {"POST /v1/process/audio": ["reset_before"]}})
     manifest = write_manifest(tmp_path, [("only", ["solo-memo.wav"])])
     report = await emu.run(manifest)
     stats = await emu.control("stats")
     assert report.ok and (stats["conversations_created"], stats["jobs_submitted"]) == (1, 1)
-    assert [e.event for e in emu.events][:3] == ["unknown", "not_created", "submitted"]
+    events = [e.event for e in emu.events]
+    assert events[:3] == ["unknown", "not_created", "submitted"] or events[:2] == ["retry_later", "submitted"]
 
 
 async def test_an_expired_token_is_renewed_mid_run(make_emulator: MakeEmulator, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ The full set and the figures in README's "Measured" paragraph: `python -m tests.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from tests.benchmarks.reconset import build
 
 TOOLS = ("espeak-ng", "flite", "text2wave", "sox", "ffmpeg")
 pytestmark = [
+    pytest.mark.skipif(
+        os.environ.get("SYMBL_RECONCILE_EVAL") != "1",
+        reason="opt-in (SYMBL_RECONCILE_EVAL=1): about 4 minutes, and not yet reliable on a loaded 2-core machine",
+    ),
     pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime, PyAV) is not installed"),
     pytest.mark.skipif(
         not all(shutil.which(t) for t in TOOLS), reason=f"building the set needs Debian's {', '.join(TOOLS)}"

@@ -81,9 +81,10 @@ def proposed(manifest: Path, paths: Sequence[str]) -> int:
 
 
 def pointed(manifest: Path, base_url: str, name: str) -> Path:
-    """A copy of the manifest beside it (so its relative paths hold) that talks to `base_url`."""
+    """A copy of the manifest beside it (so its relative paths hold) that talks to `base_url`; its name holds the
+    port, so evaluations running side by side never share one."""
     text = manifest.read_text().replace("[api]\n", f'[api]\nbase_url = "{base_url}"\n', 1)
-    path = manifest.with_name(f"_eval-{name}.toml")
+    path = manifest.with_name(f"_eval-{name}-{base_url.rsplit(':', 1)[-1]}.toml")
     path.write_text(text)
     return path
 
