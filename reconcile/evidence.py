@@ -124,9 +124,10 @@ def hear(
         mine = [m for m in messages if segment_of.get(m["id"], 0) == index]
         if path is None or not mine:
             continue
-        samples = audio.read_wav(path)
+        decoded = audio.read_audio(path)
+        samples = decoded.samples
         if samples is None:
-            heard.warnings.append(f"{path}: cannot be decoded, so its speakers have no voice evidence")
+            heard.warnings.append(decoded.problem or f"{path}: no voice evidence from it")
             continue
         heard.samples[index] = samples
         spans = [heard.times[m["id"]] for m in mine]
@@ -150,8 +151,8 @@ def hear(
 def gather(members: Sequence[Member], roster: Sequence[Person], heard: Heard, book: VoiceBook) -> list[Evidence]:
     references = {key: ref for key in book.references if (ref := book.reference(key)) is not None}
     evidence = []
+    emails = {p.email for p in roster}
     for member in members:
-        emails = {p.email for p in roster}
         by_name = [p.email for p in roster if p.name == member.name]
         known = member.email if member.email in emails else (by_name[0] if len(by_name) == 1 else None)
         vector = heard.vectors.get(member.id)
