@@ -57,6 +57,7 @@ class Saved:
 @dataclass(frozen=True, slots=True)
 class NotSaved:
     reason: str
+    transient: bool = False  # the reads kept failing on 5xx, resets, timeouts or 429: trying later may succeed
 
 
 Step = Sent | Lost | Busy | NotSent | Completed | Over

@@ -157,7 +157,9 @@ class Runner:
                     f"({exc.strerror or exc}); give a local host:port that resolves and is free"
                 ) from None
             self.on_event(Event("webhooks", detail=f"listening on {receiver.base_url}"))
-        self._saver = Saver(self.manifest, self.client, self.store, emit=self.on_event)
+        self._saver = Saver(
+            self.manifest, self.client, self.store, emit=self.on_event, pause=self.options.retry.cap, sleep=self._sleep
+        )
         self._flow = Flow(
             self.manifest,
             self.client,

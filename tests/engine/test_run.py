@@ -15,6 +15,8 @@ import pytest
 from aiohttp import web
 
 from batch import LockedError, load_manifest, open_run
+from batch.client import RetryPolicy
+from batch.saving import SAVE_ROUNDS
 from batch.webhooks import Receiver, path_secret
 from tests.conftest import ROOT
 from tests.engine.conftest import FAST, SINGLES, MakeEmulator, write_manifest
@@ -178,6 +180,36 @@ async def test_transient_server_errors_on_reads_are_tolerated(make_emulator: Mak
     assert report.ok, report.segments
     assert (stats["conversations_created"], stats["appends"]) == (7, 3)
     assert stats["fault_503"] > 5 and stats["fault_reset_before"] > 5
+
+
+async def test_results_reads_that_fail_past_the_retries_are_saved_later_in_the_same_run(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    """Results reads that answer 503 more often than the client retries: the save is tried again after a pause
+    and succeeds in this run (no re-run needed, nothing submitted twice); the failed round is logged."""
+    emu = await make_emulator(faults={"script": {"GET /v1/conversations/*": ["503"] * 8}})
+    manifest = write_manifest(tmp_path, [("a", ["solo-memo.wav"])])
+    report = await emu.run(manifest)
+    assert report.ok, report.segments
+    assert (await emu.control("stats"))["jobs_submitted"] == 1
+    retried = [e.detail for e in emu.events if e.event == "save_failed"]
+    assert retried and all(d is not None and "HTTP 503" in d and "tried again" in d for d in retried)
+
+
+async def test_results_reads_that_keep_failing_stay_finished_for_the_next_run(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    """Results reads that fail through every save round: the segment stays `finished` with the reason; the next
+    run saves it without submitting again."""
+    every_try = SAVE_ROUNDS * RetryPolicy().attempts  # each round's first read fails all its attempts
+    emu = await make_emulator(faults={"script": {"GET /v1/conversations/*": ["503"] * every_try}})
+    manifest = write_manifest(tmp_path, [("a", ["solo-memo.wav"])])
+    first = await emu.run(manifest)
+    assert not first.ok and first.segments[0]["status"] == "finished"
+    assert "HTTP 503" in first.segments[0]["error"]
+    assert len([e for e in emu.events if e.event == "save_failed"]) == SAVE_ROUNDS
+    second = await emu.run(manifest)
+    assert second.ok and (await emu.control("stats"))["jobs_submitted"] == 1
 
 
 async def test_an_undecidable_lost_append_stops_its_conversation(make_emulator: MakeEmulator, tmp_path: Path) -> None:
