@@ -2,7 +2,9 @@
 
 Per conversation, under `<output>/<conversation id>/`: conversation.json, messages.json, members.json,
 insights.json, questions.json, action-items.json, follow-ups.json, topics.json, segments.json (which messages
-each segment produced), transcript.txt, transcript.md and timeline.svg. The run report is
+each segment produced), transcript.txt, transcript.md (with a speaker summary), transcript.srt and
+transcript.vtt (subtitles, `batch.subtitles`) and timeline.svg. conversation.json is the API's conversation
+object with our `speakerSummary` (talk time, share, words, turns per member, `batch.speakers`) added. The run report is
 `<output>/report.json` and `<output>/report.md`. Reconciliation leaves its record beside them,
 `<output>/<conversation id>/reconcile.json` (`report.RECONCILE_RECORD`); the run's report and `status` read it here.
 Rule: a conversation id is a safe folder name (schema.SAFE_ID), and the resolved folder must lie inside the
@@ -22,13 +24,14 @@ import ctypes
 import functools
 import os
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from batch import render
+from batch import render, speakers, subtitles
 from batch.client import SymblClient
 from batch.errors import InputError, StateError
 from batch.lifecycle import Row, Status
@@ -189,12 +192,19 @@ async def save_conversation(
 ) -> Path:
     """`title`: the conversation's name in the manifest (the server's name carries the create's intent tag)."""
     folder = conversation_dir(output, conversation)
-    files = {folder / f"{name}.json": _json(value) for name, value in parts.items()}
-    files[folder / "segments.json"] = _json(segments)
     messages = parts.get("messages", [])
+    talk = speakers.summary(messages)
+    shown = dict(parts)
+    if isinstance(parts.get("conversation"), dict):
+        shown["conversation"] = {**parts["conversation"], speakers.SUMMARY_KEY: [line.as_dict() for line in talk]}
+    files = {folder / f"{name}.json": _json(value) for name, value in shown.items()}
+    files[folder / "segments.json"] = _json(segments)
     title = title or str(parts.get("conversation", {}).get("name") or conversation)
     files[folder / "transcript.txt"] = transcript(messages).encode()
-    files[folder / "transcript.md"] = render.transcript_markdown(title, messages, segments).encode()
+    table = speakers.markdown_table(talk) if talk else []
+    files[folder / "transcript.md"] = render.transcript_markdown(title, messages, segments, speakers=table).encode()
+    files[folder / "transcript.srt"] = subtitles.srt(messages).encode()
+    files[folder / "transcript.vtt"] = subtitles.vtt(messages).encode()
     files[folder / "timeline.svg"] = render.timeline_svg(title, messages, segments).encode()
     await write_files(files)
     return folder
@@ -213,6 +223,26 @@ def reconciliation(output: Path, rows: Mapping[str, Row]) -> list[Reconciled]:
         record = _record(output / conversation / RECONCILE_RECORD)
         if record is not None and (record.conversation_id, record.segments) == (conversation_id, saved):
             found.append(record)
+    return found
+
+
+def speaker_summaries(output: Path, rows: Mapping[str, Row], *, limit: int) -> dict[str, list[speakers.SpeakerLine]]:
+    """The speaker summaries (conversation.json's `speakerSummary`) of the first `limit` conversations whose
+    segments are all saved. A file that is missing or not as written here is left out: the report still stands."""
+    found: dict[str, list[speakers.SpeakerLine]] = {}
+    everyone = Counter(row.conversation for row in rows.values())
+    for conversation, (_, saved) in sorted(_conversations(rows).items()):
+        if len(found) == limit:
+            break
+        if saved != everyone[conversation]:
+            continue
+        try:
+            data = orjson.loads((conversation_dir(output, conversation) / "conversation.json").read_bytes())
+        except (OSError, orjson.JSONDecodeError, InputError):
+            continue
+        summary = speakers.from_dicts(data.get(speakers.SUMMARY_KEY)) if isinstance(data, dict) else None
+        if summary:
+            found[conversation] = summary
     return found
 
 

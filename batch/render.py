@@ -23,45 +23,56 @@ def speaker(message: dict[str, Any]) -> str:
     return str((message.get("from") or {}).get("name") or "Unknown speaker")
 
 
-def _md(text: str) -> str:
+def markdown_text(text: str) -> str:
     """Escape Markdown control characters so transcript text stays text."""
     return "".join("\\" + c if c in "\\`*_{}[]<>()#+-!|" else c for c in text)
 
 
-def transcript_markdown(title: str, messages: Sequence[dict[str, Any]], segments: Sequence[dict[str, Any]]) -> str:
-    """`# title`, then per segment a heading and one line per message: **[hh:mm:ss] Speaker:** text."""
+def transcript_markdown(
+    title: str,
+    messages: Sequence[dict[str, Any]],
+    segments: Sequence[dict[str, Any]],
+    *,
+    speakers: Sequence[str] = (),
+) -> str:
+    """`# title`, the `speakers` table's lines (a speaker summary, when given), then per segment a heading and one
+    line per message: **[hh:mm:ss] Speaker:** text."""
     starts = {ids[0]: n for n, s in enumerate(segments, 1) if (ids := s.get("messageIds"))}
-    lines = [f"# {_md(title)}", ""]
+    lines = [f"# {markdown_text(title)}", ""]
+    if speakers:
+        lines += ["## Speakers", "", *speakers, ""]
     for message in messages:
         if message.get("id") in starts:
             n = starts[message["id"]]
             lines += ["", f"## Segment {n}" + (" (append)" if n > 1 else ""), ""]
         stamp = clock(float(message.get("timeOffset") or 0))
-        lines.append(f"**[{stamp}] {_md(speaker(message))}:** {_md(str(message.get('text', '')))}  ")
+        text = markdown_text(str(message.get("text", "")))
+        lines.append(f"**[{stamp}] {markdown_text(speaker(message))}:** {text}  ")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _member_key(message: dict[str, Any]) -> str:
+def member_key(message: dict[str, Any]) -> str:
     """Rows are members, not names: after an append two members may both be called "Speaker 1"."""
     sender = message.get("from") or {}
     return str(sender.get("id") or sender.get("name") or "")
 
 
-def _labels(messages: Sequence[dict[str, Any]]) -> dict[str, str]:
-    labels: dict[str, str] = {}
+def labels(messages: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Member key -> the name shown for it: its name, numbered "(2)", "(3)" … when an earlier member has it too."""
+    found: dict[str, str] = {}
     for message in messages:
-        key = _member_key(message)
-        if key not in labels:
+        key = member_key(message)
+        if key not in found:
             name = speaker(message)
-            same = sum(1 for label in labels.values() if label.split(" (")[0] == name)
-            labels[key] = f"{name} ({same + 1})" if same else name
-    return labels
+            same = sum(1 for label in found.values() if label.split(" (")[0] == name)
+            found[key] = f"{name} ({same + 1})" if same else name
+    return found
 
 
 def timeline_svg(title: str, messages: Sequence[dict[str, Any]], segments: Sequence[dict[str, Any]]) -> str:
     """Who spoke when: one row per member, one bar per message, dashed lines where segments begin."""
-    labels = _labels(messages)
-    keys = list(labels)
+    names = labels(messages)
+    keys = list(names)
     end = max((float(m.get("timeOffset") or 0) + float(m.get("duration") or 0) for m in messages), default=1.0)
     scale = WIDTH / max(end, 1.0)
     height = TOP + ROW * max(1, len(keys)) + 30
@@ -73,8 +84,8 @@ def timeline_svg(title: str, messages: Sequence[dict[str, Any]], segments: Seque
     ]
     for row, key in enumerate(keys):
         y = TOP + row * ROW
-        out.append(f'<text x="10" y="{y + 17}">{html.escape(labels[key])}</text>')
-        for message in (m for m in messages if _member_key(m) == key):
+        out.append(f'<text x="10" y="{y + 17}">{html.escape(names[key])}</text>')
+        for message in (m for m in messages if member_key(m) == key):
             x = LEFT + float(message.get("timeOffset") or 0) * scale
             w = max(1.0, float(message.get("duration") or 0) * scale)
             tip = html.escape(str(message.get("text", "")))
@@ -108,8 +119,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         "|---|---|---:|---|---|",
     ]
     for s in report["segments"]:
-        error = _md(s["error"] or "").replace("\n", " ")
-        lines.append(
-            f"| {_md(s['segment'])} | {s['status']} | {s['messages']} | {s['conversationId'] or ''} | {error} |"
-        )
+        error = markdown_text(s["error"] or "").replace("\n", " ")
+        where = s["conversationId"] or ""
+        lines.append(f"| {markdown_text(s['segment'])} | {s['status']} | {s['messages']} | {where} | {error} |")
     return "\n".join(lines) + "\n"

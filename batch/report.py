@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from batch import render
+from batch import render, speakers
 from batch.lifecycle import Row, Status
 from batch.models import Manifest
 
 RECONCILE_RECORD = "reconcile.json"  # exported as `batch.RECONCILE_RECORD`: reconcile/record.py writes it
 COUNTS = ("named", "merged", "for_review", "unconfirmed")
+SPEAKERS_SHOWN = 1000  # conversations whose speaker summary report.md shows, at most (each is a file to read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ class Report:
     totals: dict[str, int]
     problems: list[str] = field(default_factory=list)  # run-level failures: a hook, an unforeseen error
     reconciliation: list[Reconciled] = field(default_factory=list)
+    speakers: dict[str, list[speakers.SpeakerLine]] = field(default_factory=dict)  # conversation -> summary (md only)
 
     @property
     def ok(self) -> bool:
@@ -121,12 +123,27 @@ def _code(text: str) -> str:
     return f"`` {escaped} ``" if "`" in escaped else f"`{escaped}`"
 
 
+def _speaker_sections(report: Report) -> str:
+    lines = ["", "## Speakers", ""]
+    if len(report.speakers) == SPEAKERS_SHOWN:
+        lines += [f"The first {SPEAKERS_SHOWN} conversations; every conversation.json has its own summary.", ""]
+    for conversation, summary in report.speakers.items():
+        lines += [f"### {render.markdown_text(conversation)}", "", *speakers.markdown_table(summary), ""]
+    return "\n".join(lines)
+
+
 def markdown(report: Report) -> str:
     """report.md (the only writer of its text): the segments' table, then (when there was any) what
-    reconciliation did."""
+    reconciliation did, then each saved conversation's speaker summary."""
     text = render.report_markdown(report.as_dict())
-    if not report.reconciliation:
-        return text
+    if report.reconciliation:
+        text += _reconciliation_section(report)
+    if report.speakers:
+        text += _speaker_sections(report)
+    return text
+
+
+def _reconciliation_section(report: Report) -> str:
     total = reconciled_totals(report.reconciliation)
     lines = [
         "",
@@ -142,7 +159,7 @@ def markdown(report: Report) -> str:
         lines.append(f"| {r.conversation} | {r.named} | {r.merged} | {r.for_review} | {r.unconfirmed} | {review} |")
     if total["unconfirmed"]:
         lines += ["", unconfirmed_sentence(total["unconfirmed"]) + "."]
-    return text + "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def build_report(
@@ -151,6 +168,7 @@ def build_report(
     *,
     problems: Sequence[str] = (),
     reconciliation: Sequence[Reconciled] = (),
+    talk: Mapping[str, list[speakers.SpeakerLine]] | None = None,
 ) -> Report:
     segments = []
     for segment in manifest.segments():
@@ -170,4 +188,4 @@ def build_report(
             }
         )
     counts = dict(Counter(str(s["status"]) for s in segments))
-    return Report(segments, counts, list(problems), list(reconciliation))
+    return Report(segments, counts, list(problems), list(reconciliation), dict(talk or {}))

@@ -41,7 +41,7 @@ from batch.outcomes import Busy, Completed, Lost, NotSent, Saved, Sent, Step
 from batch.paths import check_run_paths
 from batch.planner import ASSUMED_SPEED
 from batch.polling import PollPlan
-from batch.report import Reconciled, Report, build_report
+from batch.report import SPEAKERS_SHOWN, Reconciled, Report, build_report
 from batch.saving import Saver
 from batch.slots import Lease, SlotController
 from batch.snapshot import Snapshot, take
@@ -208,7 +208,7 @@ class Runner:
         """What the state holds, with what reconciliation did (its records, read now that every hook has
         finished), written to report.json and report.md."""
         rows = self.store.rows()
-        report = build_report(self.manifest, rows, problems=self._problems, reconciliation=self._reconciled(rows))
+        report = self._built(rows)
         try:
             await outputs.save_report(self.manifest.api.output, report)
         except OSError as exc:  # a full disk: the state still holds every outcome; the run says so and exits 1
@@ -220,9 +220,15 @@ class Runner:
         """A stopped run's report: what the state holds now, when it holds every segment (else there is none)."""
         rows = self.store.rows()
         if all(segment.key in rows for segment in self.manifest.segments()):
-            report = build_report(self.manifest, rows, problems=self._problems, reconciliation=self._reconciled(rows))
+            report = self._built(rows)
             with contextlib.suppress(OSError):
                 await outputs.save_report(self.manifest.api.output, report)
+
+    def _built(self, rows: Mapping[str, Row]) -> Report:
+        talk = outputs.speaker_summaries(self.manifest.api.output, rows, limit=SPEAKERS_SHOWN)
+        return build_report(
+            self.manifest, rows, problems=self._problems, reconciliation=self._reconciled(rows), talk=talk
+        )
 
     def _reconciled(self, rows: Mapping[str, Row]) -> list[Reconciled]:
         """The conversations' reconciliation records; one the user broke is said (a warning), not fatal to the

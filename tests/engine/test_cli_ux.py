@@ -200,3 +200,27 @@ async def test_readable_outputs(tmp_path: Path) -> None:
     assert {"Raj Patel", "Tom Becker", "Alice Walker"} <= set(labels)  # one row per person
     report = (tmp_path / "out" / "report.md").read_text()
     assert "Totals: saved 10" in report and report.count("| saved |") == 10
+    assert "## Speakers" in report and "### planning" in report and "| Raj Patel |" in report
+
+
+async def test_subtitles_and_speaker_summary_carry_the_names_after_reconciliation(tmp_path: Path) -> None:
+    """transcript.srt/.vtt: a cue per stretch of one member's speech, labelled with the name reconciliation
+    gave it; conversation.json's speakerSummary accounts for every message, and transcript.md shows it."""
+    code, _, _ = await run_cli("manifests/demo.toml", *SCRIPTED, "--output", str(tmp_path / "out"))
+    assert code == 0
+    folder = tmp_path / "out" / "planning"
+    messages = json.loads((folder / "messages.json").read_text())
+    names = {m["from"]["name"] for m in messages}
+    srt = (folder / "transcript.srt").read_text().strip().split("\n\n")
+    assert len(srt) >= len(messages)
+    spoken = [block.split("\n")[2].split(": ", 1)[0] for block in srt]
+    assert "Raj Patel" in spoken
+    assert {label.split(" (")[0] for label in spoken} == names
+    vtt = (folder / "transcript.vtt").read_text()
+    assert vtt.startswith("WEBVTT\n") and "<v Raj Patel>" in vtt
+    summary = json.loads((folder / "conversation.json").read_text())["speakerSummary"]
+    assert {row["memberId"] for row in summary} == {m["from"]["id"] for m in messages}
+    assert sum(row["words"] for row in summary) == sum(len(m["text"].split()) for m in messages)
+    assert abs(sum(row["talkSeconds"] for row in summary) - sum(m["duration"] for m in messages)) < 0.05
+    markdown = (folder / "transcript.md").read_text()
+    assert "## Speakers" in markdown and "| Raj Patel |" in markdown
