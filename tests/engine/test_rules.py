@@ -28,7 +28,7 @@ def test_a_429_lowers_the_ceiling_but_never_below_held_jobs() -> None:
     assert (decision.ceiling, slots.in_use) == (10, 5)
     slots.started(1.0)
     assert slots.rejected(1.0, None).ceiling == 5
-    assert not slots.can_start(1.0) or slots.limit > slots.in_use
+    assert slots.in_use == 5 and not slots.can_start(1.0)  # full at the learnt ceiling: nothing more starts
 
 
 def test_retry_after_pauses_but_never_moves_the_ceiling() -> None:
