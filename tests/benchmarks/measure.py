@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.processes import EmulatorProcess
+from tests.support.processes import EmulatorProcess
 
 
 def duration(path: Path) -> float:

@@ -29,7 +29,7 @@ from batch.flow import Timing
 from tests.benchmarks import memory, picture, strategies
 from tests.benchmarks.measure import control, measure
 from tests.conftest import ROOT
-from tests.processes import EmulatorProcess, start_emulator
+from tests.support.processes import EmulatorProcess, start_emulator
 
 APP = ("bench-app", "bench-secret")
 RATE = 1000  # samples per second of the generated media: small files, real WAV headers, real durations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from batch.emulator.faults import FaultPlan
 from batch.flow import Timing
 from batch.report import Report
 from tests.conftest import CORPUS
+from tests.support.processes import EmulatorProcess, start_emulator
 
 APP_ID, APP_SECRET = "engine-app", "engine-secret"
 FAST = Options(
@@ -49,6 +52,15 @@ class Emulator:
 
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[EmulatorProcess]:
+    """The emulator as its own process (`python -m batch.emulator`, scripted), stopped with SIGTERM after."""
+    emu = await start_emulator("--time-scale", "0.02")
+    yield emu
+    emu.proc.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(emu.proc.wait(), 20)
 
 
 @pytest.fixture

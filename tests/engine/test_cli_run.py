@@ -9,24 +9,13 @@ import re
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from batch.store import Store
 from tests.conftest import ROOT
-from tests.processes import SCRIPTED, EmulatorProcess, demo_copy, run_cli, start_emulator
-
-__all__ = ["EmulatorProcess", "demo_copy", "run_cli", "start_emulator"]  # shared with other test modules
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[EmulatorProcess]:
-    emu = await start_emulator("--time-scale", "0.02")
-    yield emu
-    emu.proc.send_signal(signal.SIGTERM)
-    await asyncio.wait_for(emu.proc.wait(), 20)
+from tests.support.processes import SCRIPTED, EmulatorProcess, demo_copy, run_cli, start_emulator
 
 
 @pytest.mark.timeout(420)  # real speech processing of the whole corpus, on a CI machine that may be busy

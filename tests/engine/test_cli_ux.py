@@ -17,10 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.engine.test_cli_run import EmulatorProcess, demo_copy, emulator, run_cli, start_emulator
-from tests.processes import SCRIPTED, cli
-
-__all__ = ["emulator"]  # the fixture, re-exported for pytest
+from tests.support.processes import SCRIPTED, EmulatorProcess, cli, demo_copy, run_cli, start_emulator
 
 
 async def test_dry_run_sends_nothing_and_prints_the_plan(tmp_path: Path, emulator: EmulatorProcess) -> None:

@@ -18,7 +18,7 @@ from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from tests.conftest import CORPUS, ROOT
 from tests.engine.conftest import APP_ID, APP_SECRET, FAST, write_manifest
-from tests.processes import SCRIPTED, cli, run_cli
+from tests.support.processes import SCRIPTED, cli, run_cli
 
 DEMO = ROOT / "manifests" / "demo.toml"
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.engine.test_cli_run import EmulatorProcess, start_emulator
+from tests.support.processes import EmulatorProcess, start_emulator
 
 
 def library_example() -> str:

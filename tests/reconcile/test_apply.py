@@ -16,9 +16,8 @@ from reconcile.cli import _reconcile_all
 from reconcile.voice.embedder import Embedder
 from tests.conftest import CORPUS, ROOT
 from tests.engine.conftest import FAST, MakeEmulator
-from tests.engine.test_cli_run import run_cli, start_emulator
-from tests.processes import cli
-from tests.reconcile.test_end_to_end import CAST, roster, run_with_reconcile, seed_manifest
+from tests.support.people import CAST, roster, run_with_reconcile, seed_manifest
+from tests.support.processes import cli, run_cli, start_emulator
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime) is not installed")
 

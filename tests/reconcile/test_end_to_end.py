@@ -6,52 +6,17 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from batch import load_manifest, open_run
 from reconcile import Ledger, Settings, available, reconcile_conversation
-from reconcile.cli import after_conversation_hook
 from reconcile.voice.embedder import Embedder
 from tests.conftest import CORPUS, ROOT
 from tests.engine.conftest import FAST, Emulator, MakeEmulator
+from tests.support.people import CAST, corpus_truth, roster, run_with_reconcile, seed_manifest
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime) is not installed")
-CAST = {
-    key: (p["name"], p["email"])
-    for key, p in __import__("tomllib").loads((CORPUS / "cast.toml").read_text())["people"].items()
-}
-
-
-def roster(keys: list[str], *, enrol: bool = True) -> str:
-    lines = []
-    for key in keys:
-        name, email = CAST[key]
-        lines += ["[[people]]", f'name = "{name}"', f'email = "{email}"']
-        if enrol:
-            lines.append(f'enrolment = "{CORPUS / "enrol" / f"{key}.wav"}"')
-    return "\n".join(lines) + "\n"
-
-
-def seed_manifest(folder: Path, *, enrol: bool = True, conversation: str = "standup") -> Path:
-    text = (
-        '[api]\noutput = "out"\n\n[defaults]\nenableSpeakerDiarization = true\ndiarizationSpeakerCount = 2\n\n'
-        + roster(["john", "alice", "may"], enrol=enrol)
-        + f'\n[[conversations]]\nid = "{conversation}"\nname = "Weekly {conversation}"\n'
-        f'  [[conversations.segments]]\n  file = "{CORPUS / "media" / "standup-part1.wav"}"\n'
-        f'  [[conversations.segments]]\n  file = "{CORPUS / "media" / "standup-part2.wav"}"\n'
-    )
-    path = folder / f"{conversation}.toml"
-    path.write_text(text)
-    return path
-
-
-async def run_with_reconcile(emu: Emulator, manifest: Path, **kwargs: Any) -> None:
-    loaded = load_manifest(manifest, environ=emu.env())
-    hook = after_conversation_hook(use_voice=True, emit=emu.events.append)
-    async with open_run(loaded, options=FAST, on_event=emu.events.append, after_conversation=hook, **kwargs) as run:
-        assert (await run.run()).ok
 
 
 async def test_the_seed_scenario_ends_with_three_named_members(make_emulator: MakeEmulator, tmp_path: Path) -> None:
@@ -115,20 +80,12 @@ async def test_the_seed_scenario_resolves_by_voice_alone(make_emulator: MakeEmul
     assert sorted(outcome.plan.assignments.values()).count(CAST["john"][1]) == 2
 
 
-def _truth() -> dict[str, str]:
-    truth = {}
-    for path in (CORPUS / "scripts").glob("*.json"):
-        for u in json.loads(path.read_text())["utterances"]:
-            truth[u["text"]] = CAST[u["speaker"]][1]
-    return truth
-
-
 async def test_accuracy_over_the_whole_corpus(make_emulator: MakeEmulator, tmp_path: Path) -> None:
     """The demo manifest, reconciled automatically: precision 100 % (no message attributed to the wrong
     person), recall measured and reported, and every unresolved member listed in a review file."""
     emu = await make_emulator()
     await run_with_reconcile(emu, ROOT / "manifests" / "demo.toml", output=tmp_path / "out")
-    truth = _truth()
+    truth = corpus_truth()
     named = wrong = total = 0
     unresolved: dict[str, set[str]] = {}
     for conv in (await emu.control("state"))["conversations"]:

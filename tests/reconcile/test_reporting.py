@@ -17,36 +17,11 @@ from batch.logs import level
 from batch.progress import Output
 from batch.report import Reconciled, Report, markdown, reconciled_from
 from reconcile import available
-from tests.conftest import CORPUS
 from tests.engine.conftest import MakeEmulator, write_manifest
-from tests.processes import FAST_API, SCRIPTED, EmulatorProcess, cli, run_cli, start_emulator
-from tests.reconcile.test_end_to_end import roster
+from tests.support.people import people_manifest
+from tests.support.processes import SCRIPTED, EmulatorProcess, cli, run_cli, start_emulator
 
 needs_voice = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime) is not installed")
-STANDUP = (
-    '[[conversations]]\nid = "standup"\nname = "Weekly standup"\n'
-    f'  [[conversations.segments]]\n  file = "{CORPUS / "media" / "standup-part1.wav"}"\n'
-    f'  [[conversations.segments]]\n  file = "{CORPUS / "media" / "standup-part2.wav"}"\n'
-)
-INTERVIEW = (
-    '[[conversations]]\nid = "interview"\n'
-    f'  [[conversations.segments]]\n  file = "{CORPUS / "media" / "interview.wav"}"\n'
-)
-BLOCKS = {"standup": STANDUP, "interview": INTERVIEW}
-
-
-def people_manifest(folder: Path, conversations: list[str], *, enrol: bool = True) -> Path:
-    """John, Alice and May on the roster; the seed's standup (resolved) and/or the interview (Raj and Sofia, who
-    are not on the roster: both go to review). Rewritten in place when called again."""
-    text = (
-        f'[api]\noutput = "out"\n{FAST_API}\n\n[defaults]\nenableSpeakerDiarization = true\n'
-        "diarizationSpeakerCount = 2\n\n" + roster(["john", "alice", "may"], enrol=enrol)
-    )
-    path = folder / "people.toml"
-    path.write_text(text + "".join(BLOCKS[c] for c in conversations))
-    return path
-
-
 async def server_truth(emu: EmulatorProcess, report: dict[str, Any]) -> dict[str, Any]:
     """From the emulator: renames and merges in all (its counters), and per conversation the members that
     carry a person's email (named) and those that do not (left for review)."""

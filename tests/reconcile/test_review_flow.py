@@ -20,7 +20,7 @@ from reconcile import Ledger, available, read_review
 from reconcile.cli import _reconcile_all
 from tests.conftest import CORPUS
 from tests.engine.conftest import MakeEmulator
-from tests.reconcile.test_end_to_end import CAST, _truth, roster, run_with_reconcile
+from tests.support.people import CAST, corpus_truth, roster, run_with_reconcile
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime, PyAV) is not installed")
 JOHN, ALICE, MAY = (CAST[k][1] for k in ("john", "alice", "may"))
@@ -44,7 +44,7 @@ def standup(folder: Path, *, enrolled: tuple[str, ...] = ()) -> Path:
 
 def truth_of(conversation: dict[str, Any]) -> dict[str, str]:
     """Member id -> the corpus person who said most of its messages (the corpus lines are known)."""
-    truth = _truth()
+    truth = corpus_truth()
     said: dict[str, list[str]] = {}
     for message in conversation["messages"]:
         said.setdefault(message["from"]["id"], []).append(truth[message["text"]])

@@ -12,8 +12,8 @@ import pytest
 from batch.models import Conversation
 from reconcile import ReviewError, available
 from reconcile.scope import answered_conversations
-from tests.processes import EmulatorProcess, cli, run_cli, start_emulator
-from tests.reconcile.test_reporting import people_manifest
+from tests.support.people import people_manifest
+from tests.support.processes import EmulatorProcess, cli, run_cli, start_emulator
 
 needs_voice = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime) is not installed")
 

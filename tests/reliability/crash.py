@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 
 from batch import load_manifest
-from tests.processes import demo_copy, start_emulator
 from tests.reliability.soak import check
+from tests.support.processes import demo_copy, start_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ("crash-app", "crash-secret")

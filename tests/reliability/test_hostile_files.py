@@ -20,7 +20,7 @@ from batch.status import read as read_status
 from reconcile import Answer, Candidate, Member, Quote, ReviewError, ReviewItem, read_review
 from reconcile.review import render
 from tests.conftest import CORPUS
-from tests.processes import cli
+from tests.support.processes import cli
 
 SEG = '[[conversations]]\nid = "c"\n  [[conversations.segments]]\nfile = "a.wav"\n'
 KEYS = (

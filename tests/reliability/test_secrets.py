@@ -14,7 +14,7 @@ from urllib.parse import unquote
 import aiohttp
 
 from batch.webhooks import path_secret
-from tests.processes import SCRIPTED, cli, demo_copy, run_cli, start_emulator
+from tests.support.processes import SCRIPTED, cli, demo_copy, run_cli, start_emulator
 
 SECRET = "s3cr3t-VALUE-never-logged"
 WRONG = "wr0ng-SECRET-also-never-logged"

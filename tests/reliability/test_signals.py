@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import ROOT
-from tests.processes import EmulatorProcess, cli, demo_copy, run_cli, start_emulator
+from tests.support.processes import EmulatorProcess, cli, demo_copy, run_cli, start_emulator
 
 RESUMABLE = "the state is consistent, run the same command again to resume"
 

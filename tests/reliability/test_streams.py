@@ -14,7 +14,7 @@ from typing import IO, Any
 from batch.events import Event
 from batch.progress import Output
 from tests.conftest import ROOT
-from tests.processes import SCRIPTED, demo_copy
+from tests.support.processes import SCRIPTED, demo_copy
 
 FAST = (*SCRIPTED, "--no-reconcile")
 
