@@ -49,7 +49,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_UNREACHABLE, EXIT_INTERRUPTE
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 EMULATOR_SETTINGS = Settings(time_scale=0.01, concurrency_limit=5)
 # seconds of processing per second of media, for the first polls: scripted is the time scale; real is the
-# pipeline's measured speed on one worker (about 8-14x real time, see README "Speech backend"), rounded up
+# pipeline's measured speed on one worker (about 8-14x real time, see docs/speech-backend.md), rounded up
 SPEED_GUESS = {"scripted": EMULATOR_SETTINGS.time_scale, "real": 0.12}
 
 

@@ -1,6 +1,6 @@
 """Recognising uploaded media: container kind, duration, and a fallback transcript for media with no script.
 
-Decisions (documented in README "Emulator"):
+Decisions (documented in docs/local-backend.md):
 - Kinds are sniffed from magic bytes, never from names or headers: wav, mp3, mp4, ogg, flac, aiff, amr.
   Anything else is "unknown": the submit is accepted (the real service decoded asynchronously) and the job
   ends `failed`.

@@ -1,6 +1,6 @@
 """Benchmarks, measured side by side in one run: the emulator in a separate process (so the client's own CPU can
 be measured), a compressed time scale, fixed seeds. Prints one table row per strategy, saves every figure as
-JSON and draws slot occupancy over time for scenario 1 (README "Performance").
+JSON and draws slot occupancy over time for scenario 1 (docs/performance.md).
 
     python -m tests.benchmarks.run                 # every scenario at full size, about 12 minutes here
     python -m tests.benchmarks.run --smoke         # tiny sizes (what the test suite runs so this cannot rot)
@@ -352,7 +352,7 @@ def table(results: dict[str, Any]) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The scenario rows as a Markdown table (what README "Performance" shows)."""
+    """The scenario rows as a Markdown table (what docs/performance.md shows)."""
     keys = [k for _, _, k in COLUMNS] + ["turnover_median_s"]
     titles = [t for t, _, _ in COLUMNS] + ["slot turnover p50 s"]
     rows = results["makespan"] + results["wrong_ceiling"] + [results["webhooks"]] + results["overhead"]
