@@ -15,6 +15,7 @@ import pytest
 
 from batch.store import Store
 from tests.conftest import ROOT
+from tests.support.demo import DEMO_SHAPE
 from tests.support.processes import SCRIPTED, EmulatorProcess, demo_copy, run_cli, start_emulator
 
 
@@ -24,10 +25,10 @@ async def test_embedded_backend_run_exits_0_with_json_logs(tmp_path: Path) -> No
     and transcripts of what was really said (the corpus's words, more than one voice)."""
     code, out, err = await run_cli("manifests/demo.toml", "--emulator", "--output", str(tmp_path / "out"), seconds=400)
     assert code == 0, err
-    assert "symbl-batch: saved 10" in out
+    assert f"symbl-batch: saved {DEMO_SHAPE.segments}" in out
     events = [json.loads(line) for line in err.splitlines()]
     saved = [e for e in events if e["event"] == "saved"]
-    assert len(saved) == 10
+    assert len(saved) == DEMO_SHAPE.segments
     assert all({"segment", "conversation", "conversation_id", "job_id", "line"} <= set(e) for e in saved)
     transcript = (tmp_path / "out" / "standup" / "transcript.txt").read_text().lower()
     assert "budget" in transcript and "release" in transcript and "design" in transcript

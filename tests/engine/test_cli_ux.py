@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.support.demo import DEMO_SHAPE
 from tests.support.processes import SCRIPTED, EmulatorProcess, cli, demo_copy, run_cli, start_emulator
 
 
@@ -40,7 +41,7 @@ async def test_dry_run_after_a_run_shows_what_a_resume_skips(tmp_path: Path, emu
     manifest = demo_copy(tmp_path)
     assert (await run_cli(str(manifest), env=emulator.env()))[0] == 0
     code, out, _ = await run_cli(str(manifest), "--dry-run", env=emulator.env())
-    assert code == 0 and out.count("skip (saved)") == 10 and "measured by an earlier run" in out
+    assert code == 0 and out.count("skip (saved)") == DEMO_SHAPE.segments and "measured by an earlier run" in out
 
 
 async def test_status_reports_counts_and_failures(tmp_path: Path) -> None:
@@ -173,7 +174,8 @@ def test_progress_bar_on_a_pseudo_terminal(tmp_path: Path) -> None:
     screen = b"".join(chunks).decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 0, screen[-2000:]
     assert "━" in screen and re.search(r"slots \d/5", screen) and "ETA" in screen
-    assert "10/10 done" in screen and "symbl-batch: saved 10" in screen
+    n = DEMO_SHAPE.segments
+    assert f"{n}/{n} done" in screen and f"symbl-batch: saved {n}" in screen
 
 
 async def test_readable_outputs(tmp_path: Path) -> None:
@@ -196,7 +198,7 @@ async def test_readable_outputs(tmp_path: Path) -> None:
     assert {"segment 1", "segment 2", "segment 3"} <= set(labels)
     assert {"Raj Patel", "Tom Becker", "Alice Walker"} <= set(labels)  # one row per person
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "Totals: saved 10" in report and report.count("| saved |") == 10
+    assert f"Totals: saved {DEMO_SHAPE.segments}" in report and report.count("| saved |") == DEMO_SHAPE.segments
     assert "## Speakers" in report and "### planning" in report and "| Raj Patel |" in report
 
 

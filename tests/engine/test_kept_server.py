@@ -18,6 +18,7 @@ from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from tests.conftest import CORPUS, ROOT
 from tests.engine.conftest import APP_ID, APP_SECRET, FAST, write_manifest
+from tests.support.demo import DEMO_SHAPE
 from tests.support.processes import SCRIPTED, cli, run_cli
 
 DEMO = ROOT / "manifests" / "demo.toml"
@@ -89,7 +90,7 @@ async def test_cli_reruns_send_nothing_and_reconcile_reaches_the_kept_server(tmp
     assert _kept(out / "backend")[:2] == (7, 10)
     code, stdout, err = await run_cli(str(DEMO), *SCRIPTED, "--output", str(out))
     assert code == 0, err
-    assert "symbl-batch: saved 10" in stdout
+    assert f"symbl-batch: saved {DEMO_SHAPE.segments}" in stdout
     assert not [e for e in map(json.loads, err.splitlines()) if e["event"] in ("submitted", "adopted")]
     assert _kept(out / "backend")[:2] == (7, 10)
 
@@ -100,7 +101,7 @@ async def test_cli_reruns_send_nothing_and_reconcile_reaches_the_kept_server(tmp
     for title in ("standup:", "planning:", "interview:", "video-brief:"):
         assert title in stdout and "plan only" in stdout
     code, stdout, _ = await cli("status", str(out / "state.sqlite"))
-    assert code == 0 and "saved 10" in stdout
+    assert code == 0 and f"saved {DEMO_SHAPE.segments}" in stdout
 
 
 async def test_cli_an_appended_segment_joins_its_conversation_after_a_restart(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from batch.saving import SAVE_ROUNDS
 from batch.webhooks import Receiver, path_secret
 from tests.conftest import ROOT
 from tests.engine.conftest import FAST, SINGLES, MakeEmulator, write_manifest
+from tests.support.demo import DEMO_SHAPE
 
 DEMO = ROOT / "manifests" / "demo.toml"
 
@@ -178,7 +179,7 @@ async def test_transient_server_errors_on_reads_are_tolerated(make_emulator: Mak
     report = await emu.run(DEMO, output=tmp_path / "out")
     stats = await emu.control("stats")
     assert report.ok, report.segments
-    assert (stats["conversations_created"], stats["appends"]) == (7, 3)
+    assert (stats["conversations_created"], stats["appends"]) == (DEMO_SHAPE.conversations, DEMO_SHAPE.appends)
     assert stats["fault_503"] > 5 and stats["fault_reset_before"] > 5
 
 

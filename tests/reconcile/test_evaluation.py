@@ -1,6 +1,7 @@
 """The reconciliation evaluation, small: the small evaluation set (tests/benchmarks/reconset, built here from
 Debian's speech synthesizers) through the real speech backend and the command line, in the four scenarios.
-The full set and the figures in docs/reconciliation.md and README's "Measured" paragraph: `python -m tests.benchmarks.reconeval`."""
+The full set and the figures in docs/reconciliation.md and README's "Measured" paragraph:
+`python -m tests.benchmarks.reconeval`."""
 
 from __future__ import annotations
 

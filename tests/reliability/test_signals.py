@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.demo import DEMO_SHAPE
 from tests.support.processes import EmulatorProcess, cli, demo_copy, run_cli, start_emulator
 
 RESUMABLE = "the state is consistent, run the same command again to resume"
@@ -73,7 +74,7 @@ async def test_a_stop_signal_ends_the_run_cleanly_and_the_same_command_resumes(
     assert exit_code == code, err
     assert f"stopped by {sig.name}; {RESUMABLE}" in err and "Traceback" not in err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert sum(report["totals"].values()) == 10 and not report["ok"]
+    assert sum(report["totals"].values()) == DEMO_SHAPE.segments and not report["ok"]
     await _faster(emulator)
     again, _, err = await run_cli(str(manifest), "--no-reconcile", env=emulator.env())
     assert again == 0, err
