@@ -1,4 +1,4 @@
-"""The Symbl API client: the one module that owns the wire (symbl-api.md §1-9).
+"""The Symbl API client: the one module that owns the wire (docs/api-contract.md §1-9).
 
 Rules:
 - tokens are generated on demand, cached, and renewed ahead of expiry; a 401 regenerates once and retries

@@ -17,7 +17,8 @@
         └── Transport           connection refused/reset, timeout
             └── OutcomeUnknown  a submission whose answer was lost after it may have been acted on
 
-`Refused` is safe to redo after fixing its cause; `OutcomeUnknown` never is until resolved (symbl-api.md §13 #18).
+`Refused` is safe to redo after fixing its cause; `OutcomeUnknown` never is until resolved
+(docs/api-contract.md §13 #18).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Rules: the file must be a regular file, checked before it is opened (a named pipe or a device would block or
 never end); the kind comes from the `type` field, else the extension; the first bytes must look like audio or
-video (a text file named .wav is refused); video must be mp4 (symbl-api.md §5). Duration is read from WAV
+video (a text file named .wav is refused); video must be mp4 (docs/api-contract.md §5). Duration is read from WAV
 headers, never more than the file's real size holds; for other formats it is unknown here and the scheduler
 estimates from the size.
 """

@@ -38,7 +38,7 @@ class ApiConfig:
 @dataclass(frozen=True, slots=True)
 class Person:
     name: str
-    email: str  # lower-cased (symbl-api.md §13 #11)
+    email: str  # lower-cased (docs/api-contract.md §13 #11)
     enrolment: Path | None = None
 
 

@@ -1,4 +1,4 @@
-"""A finished segment's results: read from the API (only after its job is `completed`, symbl-api.md §13 #12),
+"""A finished segment's results: read from the API (only after its job is `completed`, docs/api-contract.md §13 #12),
 checked against the contract by the client's reads (`batch.results`), written (`batch.outputs`), and the row
 moved to `saved`. A read that kept failing (5xx, resets, timeouts, 429 through all the client's retries) is
 tried again, up to `SAVE_ROUNDS` times in all, `pause` seconds apart: a flaky hour costs time, not a re-run. On

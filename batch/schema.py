@@ -1,7 +1,7 @@
 """The manifest's schema (pydantic): types, ranges and allowed keys. Cross-field and file checks are in manifest.py.
 
-Async parameters use the API's own names (symbl-api.md §3) at every level: `[defaults]`, a conversation, a segment;
-the nearest level wins.
+Async parameters use the API's own names (docs/api-contract.md §3) at every level: `[defaults]`, a conversation, a
+segment; the nearest level wins.
 
 Rules for [api]: a timing is a finite number of seconds under its ceiling (TIMING_LIMITS), because `inf` or 1e300
 would make the run wait forever; a server URL (base_url, webhook_public_url) parses, is http(s) with a host and a

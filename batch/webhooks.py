@@ -1,4 +1,4 @@
-"""The optional webhook receiver: Symbl's job notices wake the poller of that job early (symbl-api.md §8).
+"""The optional webhook receiver: Symbl's job notices wake the poller of that job early (docs/api-contract.md §8).
 
 Rules: the path carries a secret (`/symbl-batch/<secret>`; anything else is a 404 that reveals nothing); the
 body is read up to 64 KiB; a notice names its job by `jobId` or `id`, and wakes its poller unless its

@@ -125,7 +125,7 @@ def test_store_refuses_newer_schema_and_corrupt_files(tmp_path: Path) -> None:
 
 
 def test_query_encoding_follows_the_contract() -> None:
-    """Booleans are true/false, lists and objects JSON, numbers plain (symbl-api.md §1)."""
+    """Booleans are true/false, lists and objects JSON, numbers plain (docs/api-contract.md §1)."""
     encoded = encode_query(
         {
             "enableSpeakerDiarization": True,
