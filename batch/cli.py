@@ -137,11 +137,13 @@ async def _dry_run(loaded: Manifest, show: int | None, out: Output) -> int:
         rows: Mapping[str, Any] = store.rows() if store else {}
         speed = store.measured_speed() if store else None
         hashes = prepare.MemoryHashes(store)
-        prints = {s.key: await prepare.fingerprint(hashes, s) for s in loaded.segments()}
+        actions = {}  # a few shared strings: fingerprints are compared here, not kept
+        for s in loaded.segments():
+            actions[s.key] = dryrun.action(s, rows.get(s.key), await prepare.fingerprint(hashes, s))
     finally:
         if store is not None:
             store.close()
-    plan = dryrun.plan(loaded, prints, rows, speed=speed)
+    plan = dryrun.plan(loaded, actions, speed=speed)
     table = Table(title=f"dry run of {loaded.path}: nothing is sent")
     for column in ("#", "segment", "source", "kind", "size", "duration", "action"):
         table.add_column(column, overflow="fold")

@@ -1,6 +1,7 @@
 """What a run would do, without sending anything: order, media facts, estimates, and what a resume would skip.
 
-Pure given its inputs: the manifest, each segment's fingerprint, and the rows of an earlier run (if any).
+Pure given its inputs: the manifest and each segment's action (`action`: from its fingerprint and its row of an
+earlier run, if any).
 Estimates: processing time = media seconds x speed (the speed an earlier run measured, else an assumption);
 wall time at the ceiling = max(total processing / ceiling, the longest conversation's processing).
 """
@@ -36,7 +37,8 @@ class DryRun:
     ceiling: int
 
 
-def _action(segment: Segment, row: Row | None, fingerprint: str) -> str:
+def action(segment: Segment, row: Row | None, fingerprint: str) -> str:
+    """What a run would do with this segment, given its row of an earlier run (one of a few shared strings)."""
     if row is None:
         return "append" if segment.index else "submit"
     if row.fingerprint != fingerprint:
@@ -44,10 +46,13 @@ def _action(segment: Segment, row: Row | None, fingerprint: str) -> str:
     if row.status is Status.SAVED:
         return "skip (saved)"
     if row.status in IN_FLIGHT or row.status in (Status.FINISHED, Status.TIMED_OUT):
-        return f"adopt ({row.status.value})"
+        return ADOPT[row.status]
     if row.status is Status.STUCK:
         return "leave (stuck)"
     return "retry" if row.status in (Status.FAILED, Status.BLOCKED) else ("append" if segment.index else "submit")
+
+
+ADOPT = {status: f"adopt ({status.value})" for status in Status}
 
 
 def submission_order(manifest: Manifest) -> list[Segment]:
@@ -65,12 +70,11 @@ def submission_order(manifest: Manifest) -> list[Segment]:
     return order
 
 
-def plan(
-    manifest: Manifest, fingerprints: Mapping[str, str], rows: Mapping[str, Row], *, speed: float | None
-) -> DryRun:
+def plan(manifest: Manifest, actions: Mapping[str, str], *, speed: float | None) -> DryRun:
+    """`actions`: segment key -> `action(...)` of each segment."""
     used = speed if speed else ASSUMED_SPEED
     steps = [
-        Step(n, s, estimated_seconds(s), s.duration is not None, _action(s, rows.get(s.key), fingerprints[s.key]))
+        Step(n, s, estimated_seconds(s), s.duration is not None, actions[s.key])
         for n, s in enumerate(submission_order(manifest), 1)
     ]
     todo = [st for st in steps if not st.action.startswith(("skip", "leave"))]

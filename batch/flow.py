@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +102,7 @@ class Flow:
     def _event(self, name: str, segment: Segment, detail: str | None = None) -> None:
         self.emit(events.of_segment(name, segment, self.store.row(segment.key), detail))
 
-    def _first_row_evidence(self, segment: Segment) -> dict[str, Any]:
+    def _first_row_evidence(self, segment: Segment) -> Mapping[str, Any]:
         first = self.conversations[segment.conversation].segments[0]
         return self.store.row(first.key).evidence
 
@@ -377,9 +377,9 @@ class Flow:
         """The segment's job id is unknown: its messages appearing (and settling) is the proof it completed."""
         conversation_id = self.store.row(segment.key).conversation_id or self._conversation_id(segment)
         assert conversation_id is not None
-        rows = self.store.rows()  # what earlier segments produced is never this one's (a belt to the evidence's braces)
-        siblings = self.conversations[segment.conversation].segments
-        before = before | {m for s in siblings if s.index < segment.index for m in rows[s.key].message_ids}
+        siblings = self.conversations[segment.conversation].segments  # what earlier segments produced is never this
+        earlier = (self.store.row(s.key).message_ids for s in siblings if s.index < segment.index)  # one's: a belt
+        before = before | {m for ids in earlier for m in ids}  # to the evidence's braces
         deadline = self.clock() + self._window(segment)
         seen: frozenset[str] | None = None
         wait = self.timing.first_poll_min
@@ -404,8 +404,8 @@ class Gone(Exception):
     """An append's conversation is missing on the server or is not the one this state created (internal)."""
 
 
-def _unsent(evidence: dict[str, Any]) -> dict[str, Any]:
-    return evidence | {"unsent": True}
+def _unsent(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    return {**evidence, "unsent": True}
 
 
 def _reason(exc: BaseException) -> str:

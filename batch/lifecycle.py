@@ -19,8 +19,11 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 
@@ -66,6 +69,35 @@ def check(current: Status, new: Status) -> None:
         raise IllegalMove(f"{current} -> {new}")
 
 
+class Forgotten(Sequence[str]):
+    """The message ids of a saved row as memory keeps them: how many, not which (the state file has them;
+    `Store.row` reads them back). Iterating them is a bug, and says so."""
+
+    __slots__ = ("_count",)
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:
+        raise LookupError("a saved row's message ids are in the state file: read the row with Store.row(key)")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Forgotten) and other._count == self._count
+
+    def __hash__(self) -> int:
+        return hash(("Forgotten", self._count))
+
+    def __repr__(self) -> str:
+        return f"Forgotten({self._count})"
+
+
+NO_EVIDENCE: Mapping[str, Any] = MappingProxyType({})
+NO_MESSAGES: Sequence[str] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     key: str
@@ -75,7 +107,18 @@ class Row:
     status: Status
     conversation_id: str | None
     job_id: str | None
-    evidence: dict[str, Any]  # what resolves a lost answer: names/ids seen before the request
-    message_ids: list[str]
+    evidence: Mapping[str, Any]  # what resolves a lost answer: names/ids seen before the request
+    message_ids: Sequence[str]  # a saved row in `Store.rows()`: `Forgotten` (the count only)
     attempts: int
     error: str | None
+
+    @property
+    def settled(self) -> bool:
+        """Kept small in memory: saved, its evidence and message ids left in the state file."""
+        return isinstance(self.message_ids, Forgotten)
+
+    def compact(self) -> Row:
+        """This saved row as memory keeps it (`settled`)."""
+        if self.settled:
+            return self
+        return dataclasses.replace(self, evidence=NO_EVIDENCE, message_ids=Forgotten(len(self.message_ids)))

@@ -48,12 +48,16 @@ class Segment:
     conversation: str
     index: int  # 0 creates the conversation, 1.. are appends in this order
     kind: str  # audio | video
-    file: Path | None
+    path: str | None  # a local file (text, not a Path: a million segments stay small); `file` is its Path
     url: str | None
     params: dict[str, Any]  # documented async parameters, after defaults and conversation overrides
     line: int | None  # where the manifest defines it, for messages
     size: int = 0  # bytes of a local file (0 for URLs)
     duration: float | None = None  # seconds, when the media says so (WAV header); else None
+
+    @property
+    def file(self) -> Path | None:
+        return None if self.path is None else Path(self.path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import functools
 import os
 import secrets
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from batch import render, speakers, subtitles
 from batch.client import SymblClient
 from batch.errors import InputError, StateError
 from batch.lifecycle import Row, Status
-from batch.report import RECONCILE_RECORD, Reconciled, Report, markdown, reconciled_from
+from batch.report import RECONCILE_RECORD, Reconciled, Report, markdown_parts, reconciled_from
 
 ENDPOINTS = (
     ("messages", "messages"),
@@ -211,9 +211,40 @@ async def save_conversation(
 
 
 async def save_report(output: Path, report: Report) -> None:
-    """report.json and report.md (`report.markdown`), reconciliation included when the report has any."""
-    await write_json(output / "report.json", report.as_dict())
-    await write_bytes(output / "report.md", markdown(report).encode())
+    """report.json and report.md (`report.markdown_parts`), reconciliation included when the report has any; each
+    written a segment at a time (a 100,000-row report is never one string in memory)."""
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(_WRITERS, _put_parts, output / "report.json", _report_json(report))
+    await loop.run_in_executor(_WRITERS, _put_parts, output / "report.md", (p.encode() for p in markdown_parts(report)))
+
+
+def _report_json(report: Report) -> Iterator[bytes]:
+    """report.json: `Report.as_dict()` as indented JSON, made one segment at a time."""
+    yield orjson.dumps(report.head(), option=orjson.OPT_INDENT_2)[: -len(b"\n}")]
+    yield b',\n  "segments": ['
+    for n, segment in enumerate(report.segments):
+        yield (b"\n    " if n == 0 else b",\n    ") + orjson.dumps(segment)
+    yield b"\n  ]" if report.segments else b"]"
+    reconciled = report.reconciliation_dict()
+    if reconciled is not None:
+        yield b',\n  "reconciliation": ' + orjson.dumps(reconciled, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+    yield b"\n}\n"
+
+
+def _put_parts(path: Path, parts: Iterable[bytes]) -> None:
+    """Like `_put` (temporary file, fsync, rename), from parts written as they come (buffered)."""
+    private_folder(path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb", buffering=1 << 20) as handle:
+            for part in parts:
+                handle.write(part)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
 
 
 def reconciliation(output: Path, rows: Mapping[str, Row]) -> list[Reconciled]:

@@ -46,7 +46,11 @@ class HashCache(Protocol):
 
 
 class MemoryHashes:
-    """A hash cache that reads through to a (read-only) store and remembers in memory: for dry runs."""
+    """A hash cache that reads through to a (read-only) store and remembers the last `KEPT` files' hashes in
+    memory: for dry runs, which write nothing (a file listed twice in a row is not read twice; a million files
+    are not remembered)."""
+
+    KEPT = 4096
 
     def __init__(self, backing: HashCache | None = None) -> None:
         self._backing, self._seen = backing, dict[tuple[str, int, int], str]()
@@ -56,6 +60,8 @@ class MemoryHashes:
         return found or (self._backing.cached_hash(path, size, mtime_ns) if self._backing else None)
 
     def remember_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
+        if len(self._seen) >= self.KEPT:
+            del self._seen[next(iter(self._seen))]  # the oldest (dicts keep insertion order)
         self._seen[(path, size, mtime_ns)] = sha256
 
 

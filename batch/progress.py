@@ -59,14 +59,33 @@ def render(snapshot: Snapshot) -> RenderableType:
     return Group(bar, Text(counts, style="dim"))
 
 
+SUMMARY_ROWS = 100  # segments the terminal summary lists at most: those not saved first (report.md lists all)
+
+
+def summary_rows(report: Report) -> tuple[list[dict[str, Any]], int]:
+    """The segments the summary lists (in manifest order) and how many it leaves out: all of them when they fit,
+    else the ones not saved (up to SUMMARY_ROWS)."""
+    if len(report.segments) <= SUMMARY_ROWS:
+        return list(report.segments), 0
+    shown = []
+    for row in report.segments:
+        if row["status"] != "saved":
+            shown.append(row)
+            if len(shown) == SUMMARY_ROWS:
+                break
+    return shown, len(report.segments) - len(shown)
+
+
 def summary_table(report: Report, output: Path) -> Table:
+    shown, left_out = summary_rows(report)
+    more = f"; {left_out:,} more segments in report.md" if left_out else ""
     table = Table(
         title=f"symbl-batch: {', '.join(f'{k} {v}' for k, v in sorted(report.totals.items()))}",
-        caption=f"results in {output} (report.json, report.md)",
+        caption=f"results in {output} (report.json, report.md){more}",
     )
     for column in ("segment", "status", "messages", "conversation id", "error"):
         table.add_column(column, justify="right" if column == "messages" else "left", overflow="fold")
-    for row in report.segments:
+    for row in shown:
         style = None if row["status"] == "saved" else "red"
         table.add_row(
             row["segment"],

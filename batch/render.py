@@ -7,7 +7,7 @@ Every name and text is escaped for its format; nothing from the API becomes mark
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
@@ -109,17 +109,12 @@ def timeline_svg(title: str, messages: Sequence[dict[str, Any]], segments: Seque
     return "\n".join(out) + "\n"
 
 
-def report_markdown(report: dict[str, Any]) -> str:
-    lines = [
-        "# symbl-batch run report",
-        "",
-        "Totals: " + ", ".join(f"{k} {v}" for k, v in sorted(report["totals"].items())),
-        "",
-        "| segment | status | messages | conversation id | error |",
-        "|---|---|---:|---|---|",
-    ]
-    for s in report["segments"]:
+def report_markdown_lines(totals: Mapping[str, int], segments: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """report.md's head and segments' table, a line at a time (each ending in a newline)."""
+    yield "# symbl-batch run report\n\n"
+    yield "Totals: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())) + "\n\n"
+    yield "| segment | status | messages | conversation id | error |\n|---|---|---:|---|---|\n"
+    for s in segments:
         error = markdown_text(s["error"] or "").replace("\n", " ")
         where = s["conversationId"] or ""
-        lines.append(f"| {markdown_text(s['segment'])} | {s['status']} | {s['messages']} | {where} | {error} |")
-    return "\n".join(lines) + "\n"
+        yield f"| {markdown_text(s['segment'])} | {s['status']} | {s['messages']} | {where} | {error} |\n"

@@ -11,13 +11,13 @@ nothing of reconciliation at all.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from batch import render, speakers
 from batch.lifecycle import Row, Status
-from batch.models import Manifest
+from batch.models import Manifest, Segment
 
 RECONCILE_RECORD = "reconcile.json"  # exported as `batch.RECONCILE_RECORD`: reconcile/record.py writes it
 COUNTS = ("named", "merged", "for_review", "unconfirmed")
@@ -95,9 +95,50 @@ def reconciliation_lines(records: Sequence[Reconciled]) -> list[str]:
     return lines
 
 
+class Outcomes(Sequence[dict[str, Any]]):
+    """Every segment's outcome, as report.json gives it: a dict made when it is read, from one small tuple per
+    segment (a 100,000-row run's report is not 100,000 dicts)."""
+
+    __slots__ = ("_facts", "_segments")
+
+    def __init__(self, segments: list[Segment], facts: list[tuple[Any, ...]]) -> None:
+        self._segments, self._facts = segments, facts
+
+    def __len__(self) -> int:
+        return len(self._segments)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._outcome(i) for i in range(*index.indices(len(self)))]
+        return self._outcome(range(len(self))[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self._outcome(i) for i in range(len(self)))
+
+    def _outcome(self, i: int) -> dict[str, Any]:
+        segment = self._segments[i]
+        status, conversation_id, job_id, messages, attempts, error = self._facts[i]
+        return {
+            "segment": segment.key,
+            "conversation": segment.conversation,
+            "line": segment.line,
+            "source": segment.path or segment.url,
+            "status": status,
+            "conversationId": conversation_id,
+            "jobId": job_id,
+            "messages": messages,
+            "attempts": attempts,
+            "error": error,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
-    segments: list[dict[str, Any]]
+    segments: Sequence[dict[str, Any]]  # in manifest order (`Outcomes`; any sequence of such dicts)
     totals: dict[str, int]
     problems: list[str] = field(default_factory=list)  # run-level failures: a hook, an unforeseen error
     reconciliation: list[Reconciled] = field(default_factory=list)
@@ -105,15 +146,24 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.problems and all(s["status"] == Status.SAVED for s in self.segments)
+        return not self.problems and self.totals.get(Status.SAVED.value, 0) == len(self.segments)
+
+    def head(self) -> dict[str, Any]:
+        """report.json without its segments and reconciliation."""
+        return {"ok": self.ok, "totals": self.totals, "problems": self.problems}
+
+    def reconciliation_dict(self) -> dict[str, Any] | None:
+        if not self.reconciliation:
+            return None
+        return {
+            "totals": reconciled_totals(self.reconciliation),
+            "conversations": [r.as_dict() for r in self.reconciliation],
+        }
 
     def as_dict(self) -> dict[str, Any]:
-        found = {"ok": self.ok, "totals": self.totals, "problems": self.problems, "segments": self.segments}
-        if self.reconciliation:
-            found["reconciliation"] = {
-                "totals": reconciled_totals(self.reconciliation),
-                "conversations": [r.as_dict() for r in self.reconciliation],
-            }
+        found = self.head() | {"segments": list(self.segments)}
+        if (reconciled := self.reconciliation_dict()) is not None:
+            found["reconciliation"] = reconciled
         return found
 
 
@@ -133,14 +183,17 @@ def _speaker_sections(report: Report) -> str:
 
 
 def markdown(report: Report) -> str:
-    """report.md (the only writer of its text): the segments' table, then (when there was any) what
-    reconciliation did, then each saved conversation's speaker summary."""
-    text = render.report_markdown(report.as_dict())
+    return "".join(markdown_parts(report))
+
+
+def markdown_parts(report: Report) -> Iterator[str]:
+    """report.md (the only writer of its text), in parts: the segments' table, a line each, then (when there was
+    any) what reconciliation did, then each saved conversation's speaker summary."""
+    yield from render.report_markdown_lines(report.totals, report.segments)
     if report.reconciliation:
-        text += _reconciliation_section(report)
+        yield _reconciliation_section(report)
     if report.speakers:
-        text += _speaker_sections(report)
-    return text
+        yield _speaker_sections(report)
 
 
 def _reconciliation_section(report: Report) -> str:
@@ -170,22 +223,11 @@ def build_report(
     reconciliation: Sequence[Reconciled] = (),
     talk: Mapping[str, list[speakers.SpeakerLine]] | None = None,
 ) -> Report:
-    segments = []
-    for segment in manifest.segments():
+    segments = manifest.segments()
+    facts = []
+    for segment in segments:
         row = rows[segment.key]
-        segments.append(
-            {
-                "segment": segment.key,
-                "conversation": segment.conversation,
-                "line": segment.line,
-                "source": str(segment.file) if segment.file else segment.url,
-                "status": row.status.value,
-                "conversationId": row.conversation_id,
-                "jobId": row.job_id,
-                "messages": len(row.message_ids),
-                "attempts": row.attempts,
-                "error": row.error if row.status is not Status.SAVED else None,
-            }
-        )
-    counts = dict(Counter(str(s["status"]) for s in segments))
-    return Report(segments, counts, list(problems), list(reconciliation), dict(talk or {}))
+        error = row.error if row.status is not Status.SAVED else None
+        facts.append((row.status.value, row.conversation_id, row.job_id, len(row.message_ids), row.attempts, error))
+    counts = dict(Counter(fact[0] for fact in facts))
+    return Report(Outcomes(segments, facts), counts, list(problems), list(reconciliation), dict(talk or {}))

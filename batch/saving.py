@@ -79,18 +79,13 @@ class Saver:
         assert conversation_id is not None
         async with self._reading:
             parts = await outputs.fetch(self.client, conversation_id)  # the client checked the contract's shape
-        rows = self.store.rows()
-        earlier = {m for s in siblings if s.index < segment.index for m in rows[s.key].message_ids}
+        whole = {s.key: self.store.row(s.key) for s in siblings if s.index < segment.index}  # saved: from the file
+        earlier = {m for row in whole.values() for m in row.message_ids}
         mine = [str(m["id"]) for m in parts["messages"] if str(m["id"]) not in earlier]
         ledger = [
-            {
-                "segment": s.key,
-                "jobId": rows[s.key].job_id,
-                "messageIds": mine if s.key == segment.key else rows[s.key].message_ids,
-            }
-            for s in siblings
-            if s.index <= segment.index
+            {"segment": key, "jobId": row.job_id, "messageIds": list(row.message_ids)} for key, row in whole.items()
         ]
+        ledger.append({"segment": segment.key, "jobId": self.store.row(segment.key).job_id, "messageIds": mine})
         await outputs.save_conversation(
             self.manifest.api.output, segment.conversation, parts, ledger, title=conversation.name
         )

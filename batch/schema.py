@@ -181,6 +181,14 @@ class ReconcileIn(Strict):
     use_introductions: bool = True
 
 
+class HeaderIn(Strict):
+    """A JSONL manifest's header lines (api, defaults, people); its rows are each a one-segment ConversationIn."""
+
+    api: ApiIn = ApiIn()
+    defaults: Params = Params()
+    people: list[PersonIn] = []
+
+
 class ManifestIn(Strict):
     api: ApiIn = ApiIn()
     reconcile: ReconcileIn = ReconcileIn()

@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from batch.errors import LockedError, StateError, StateWriteError
-from batch.lifecycle import Row, Status, check
+from batch.lifecycle import NO_EVIDENCE, NO_MESSAGES, Row, Status, check
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -203,21 +203,24 @@ class Store:
 
     # --- rows: read once at open, then kept in memory and updated after every commit (this process holds the
     # lock, so nobody else writes them) -----------------------------------------------------------------------
-    def _select(self, where: str = "", args: tuple[Any, ...] = ()) -> list[Row]:
+    def _select(self, where: str = "", args: tuple[Any, ...] = ()) -> Iterator[Row]:
         columns = "key, conversation, idx, fingerprint, status, conversation_id, job_id, evidence, message_ids"
         query = f"SELECT {columns}, attempts, error FROM segments {where}"  # noqa: S608 - `where` is a literal here
         cursor = self.db.execute(query, args)
-        return [_row(self.path, r) for r in cursor]
+        return (_row(self.path, r) for r in cursor)  # read as they are used: a big state is never all in memory
 
     def _fresh(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
         self.rows()
-        self._cache[key] = Row(key, conversation, idx, fingerprint, Status.PENDING, None, None, {}, [], 0, None)
+        row = Row(key, conversation, idx, fingerprint, Status.PENDING, None, None, NO_EVIDENCE, NO_MESSAGES, 0, None)
+        self._cache[key] = row
         self._changed.add(key)
 
     def rows(self) -> Mapping[str, Row]:
-        """Every segment's row, as a read-only live view."""
+        """Every segment's row, as a read-only live view. Saved rows are `settled` (memory keeps their message
+        count, not their ids or evidence: a big run's memory does not grow with what is done); `row(key)` reads
+        one whole."""
         if not self._loaded:
-            self._cache.update({r.key: r for r in self._select()})
+            self._cache.update({r.key: r.compact() if r.status is Status.SAVED else r for r in self._select()})
             self._loaded = True
         return MappingProxyType(self._cache)
 
@@ -257,13 +260,18 @@ class Store:
             f"UPDATE segments SET status=?, updated_at=?{sets} WHERE key=?",  # noqa: S608 - column names come from the allow-list above
             (new.value, time.time(), *values.values(), key),
         )
-        row = dataclasses.replace(current, status=new, **fields)
-        self._cache[key] = row
+        row = dataclasses.replace(self.row(key) if current.settled else current, status=new, **fields)
+        self._cache[key] = row.compact() if new is Status.SAVED else row
         self._changed.add(key)
         return row
 
     def row(self, key: str) -> Row:
-        return self.rows()[key]
+        """One segment's whole row (a settled one read back from the state file)."""
+        row = self.rows()[key]
+        if not row.settled:
+            return row
+        (whole,) = self._select("WHERE key=?", (key,))
+        return whole
 
     def _check_identity(self) -> None:
         """Before an intent: the state file is still the one this run opened. Were it deleted (say, with the

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batch import InputError, load_manifest
+from batch import InputError, jsonl, load_manifest
 from tests.conftest import CORPUS, ROOT
 
 EXAMPLES = sorted((ROOT / "manifests").glob("*.toml")) + sorted((ROOT / "manifests").glob("*.jsonl"))
@@ -104,6 +105,78 @@ def test_jsonl_errors_carry_the_line(tmp_path: Path) -> None:
         load_manifest(path, environ={})
     path.write_text("[1, 2]\n")
     with pytest.raises(InputError, match="line 1: expected a JSON object"):
+        load_manifest(path, environ={})
+
+
+def _jsonl_rows(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.lists(st.sampled_from("abcd"), min_size=1, max_size=12), st.booleans())
+def test_jsonl_read_row_by_row_equals_the_same_manifest_in_toml(tmp_path: Path, order: list[str], spoken: bool) -> None:
+    """Row by row, JSONL gives the records TOML gives for the same conversations: each conversation where its first
+    line is, its segments in line order, shared defaults merged, the last name given winning."""
+    defaults: dict[str, object] = {"languageCode": "en-US"} | (
+        {"enableSpeakerDiarization": True, "diarizationSpeakerCount": 2} if spoken else {}
+    )
+    rows: list[dict[str, object]] = [{"defaults": defaults}]
+    for n, conv in enumerate(order):
+        row: dict[str, object] = {"conversation": conv, "file": str(WAV), "name": f"{conv} {n}"}
+        rows.append(row | ({"mode": "phone"} if n % 3 else {}))
+    from_jsonl = load_manifest(_jsonl_rows(tmp_path, rows), environ={})
+    firsts = list(dict.fromkeys(order))
+    toml = "[defaults]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in defaults.items())
+    for conv in firsts:
+        lines = [(n, c) for n, c in enumerate(order) if c == conv]
+        toml += f'[[conversations]]\nid = "{conv}"\nname = "{conv} {lines[-1][0]}"\n'
+        for n, _ in lines:
+            toml += f'  [[conversations.segments]]\nfile = "{WAV}"\n' + ('mode = "phone"\n' if n % 3 else "")
+    from_toml = load_manifest(_toml(tmp_path, toml), environ={})
+
+    def records(manifest: object) -> list[object]:
+        return [
+            (c.id, c.name, [(s.key, s.index, s.path, s.params, s.size, s.duration) for s in c.segments])
+            for c in manifest.conversations  # type: ignore[attr-defined]
+        ]
+
+    assert records(from_jsonl) == records(from_toml)
+    assert [c.id for c in from_jsonl.conversations] == firsts
+    assert [[s.line for s in c.segments] for c in from_jsonl.conversations] == [
+        [n + 2 for n, c in enumerate(order) if c == conv] for conv in firsts
+    ]
+    params = [s.params for s in from_jsonl.segments()]
+    assert len({id(p) for p in params}) == len({json.dumps(p, sort_keys=True) for p in params})  # equal ones shared
+
+
+def test_jsonl_conversation_problems_are_reported_once_on_their_line(tmp_path: Path) -> None:
+    """A conversation's own bad field, repeated on each of its lines, is one problem, on the first line giving it."""
+    good: dict[str, object] = {"conversation": "a", "file": str(WAV)}
+    rows = [good, good | {"participants": "x"}, good | {"participants": "x"}, good | {"colour": 1}]
+    with pytest.raises(InputError) as caught:
+        load_manifest(_jsonl_rows(tmp_path, rows), environ={})
+    assert str(caught.value).splitlines() == [
+        f"{tmp_path / 'm.jsonl'}, line 2, conversations[0].participants: input should be a valid list",
+        f"{tmp_path / 'm.jsonl'}, line 4, conversations[0].segments[3].colour: unknown key; check its spelling "
+        "against the manifest reference in README.md",
+    ]
+
+
+def test_jsonl_changed_while_being_read_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest still being written (a line appended between the two passes) is refused, naming the file."""
+    path = _jsonl_rows(tmp_path, [{"conversation": "a", "file": str(WAV)}])
+    read_header = jsonl._header
+
+    def header_then_append(p: Path) -> object:
+        found = read_header(p)
+        with p.open("a") as handle:
+            handle.write(json.dumps({"conversation": "b", "file": str(WAV)}) + "\n")
+        return found
+
+    monkeypatch.setattr(jsonl, "_header", header_then_append)
+    with pytest.raises(InputError, match=r"m\.jsonl: changed while it was being read; run again once it is complete"):
         load_manifest(path, environ={})
 
 

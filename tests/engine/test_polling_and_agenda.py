@@ -23,7 +23,7 @@ STATUSES = [Status.PENDING, Status.SUBMITTED, Status.SAVED, Status.FAILED, Statu
 
 
 def _segment(conv: str, index: int, duration: float) -> Segment:
-    return Segment(f"{conv}/{index + 1}", conv, index, "audio", Path("x.wav"), None, {}, None, 1, duration)
+    return Segment(f"{conv}/{index + 1}", conv, index, "audio", "x.wav", None, {}, None, 1, duration)
 
 
 def _row(segment: Segment, status: Status) -> Row:
@@ -142,3 +142,30 @@ def test_every_transition_is_one_committed_write_with_its_history(tmp_path: Path
             interrupted_batch()
         assert "b/1" not in store.rows() and reader.execute("SELECT COUNT(*) FROM segments").fetchone() == (1,)
         reader.close()
+
+
+def test_a_saved_row_is_kept_small_in_memory_and_read_whole_from_the_state(tmp_path: Path) -> None:
+    """Memory keeps a saved row's status, ids and message count, not its message ids or evidence (a big run does
+    not grow with what is done); `row(key)` reads it whole from the file, in this run and the next."""
+    path = tmp_path / "state.sqlite"
+    with Store(path) as store:
+        store.insert("a/1", "a", 0, "fp")
+        store.move("a/1", Status.SUBMITTING, evidence={"intent": "a [symbl-batch 1]"})
+        store.move("a/1", Status.SUBMITTED, job_id="J", conversation_id="C")
+        store.move("a/1", Status.FINISHED)
+        whole = store.move("a/1", Status.SAVED, message_ids=["m1", "m2"])
+        assert whole.message_ids == ["m1", "m2"] and whole.evidence == {"intent": "a [symbl-batch 1]"}
+        _kept_small_read_whole(store)
+    with Store(path) as store:  # the next run's
+        _kept_small_read_whole(store)
+
+
+def _kept_small_read_whole(store: Store) -> None:
+    kept = store.rows()["a/1"]
+    assert kept.settled and len(kept.message_ids) == 2 and not kept.evidence
+    assert (kept.status, kept.job_id, kept.conversation_id, kept.fingerprint) == (Status.SAVED, "J", "C", "fp")
+    with pytest.raises(LookupError, match=r"Store\.row"):
+        list(kept.message_ids)
+    again = store.row("a/1")
+    assert (again.message_ids, again.evidence) == (["m1", "m2"], {"intent": "a [symbl-batch 1]"})
+    assert not again.settled

@@ -79,7 +79,7 @@ def test_slot_controller_invariants(events: list[str], maximum: int) -> None:
 
 
 def _segment(conv: str, index: int, duration: float) -> Segment:
-    return Segment(f"{conv}/{index + 1}", conv, index, "audio", Path("x.wav"), None, {}, None, 1, duration)
+    return Segment(f"{conv}/{index + 1}", conv, index, "audio", "x.wav", None, {}, None, 1, duration)
 
 
 def _row(segment: Segment, status: Status) -> Row:
