@@ -124,7 +124,7 @@ async def _run(loaded: Manifest, *, emulator: str | None, data_dir: Path | None,
         # where the results go, for `status` (which is given only the state): reconciliation records are there
         run.store.write_meta(status.OUTPUT_KEY, str(loaded.api.output.resolve()))
         if out.progress:
-            out.view = stack.enter_context(ProgressView(out.err, run.snapshot))
+            out.view = stack.enter_context(ProgressView(out.err, run.latest))  # its own thread
         report = await run.run()  # stopped by a signal, it writes the committed state's report and unwinds on
     code = EXIT_OK if report.ok else EXIT_FAILED
     out.summary(report, loaded.api.output, code)

@@ -75,7 +75,7 @@ class Flow:
     ) -> None:
         self.manifest, self.client, self.store, self.polling = manifest, client, store, polling
         self.timing, self.emit, self.webhook_url, self.clock, self.sleep = timing, emit, webhook_url, clock, sleep
-        self.conversations = {c.id: c for c in manifest.conversations}
+        self.conversations = manifest.by_id
         self._notices: dict[str, asyncio.Event] = {}
         self._prepared: dict[str, dict[str, Any]] = {}  # evidence read ahead for the next submissions, by key
         self._refusals: dict[str, int] = {}  # 429s per recording in this run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,10 @@ class Manifest:
     people: tuple[Person, ...]
     conversations: tuple[Conversation, ...]
     reconcile: dict[str, Any] = field(default_factory=dict)  # the [reconcile] table, for the reconcile package
+    by_id: Mapping[str, Conversation] = field(init=False, repr=False, compare=False)  # one lookup for every reader
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {c.id: c for c in self.conversations})
 
     def segments(self) -> list[Segment]:
         return [s for c in self.conversations for s in c.segments]

@@ -61,7 +61,7 @@ class Agenda:
     def __init__(self, conversations: Sequence[Sequence[Segment]]) -> None:
         self._conversations = conversations
         self._of = {s.key: index for index, segments in enumerate(conversations) for s in segments}
-        self._heap: list[tuple[tuple[float, float], str, int, int]] = []
+        self._heap: list[tuple[float, float, str, int, int]] = []  # (*priority, key, conversation, position): flat
         self._ready: dict[int, int] = {}  # conversation index -> position of its ready segment
 
     def update(self, keys: Iterable[str], rows: Mapping[str, Row], busy: Collection[str] = ()) -> list[Segment]:
@@ -75,8 +75,13 @@ class Agenda:
                 self._ready.pop(index, None)
             elif self._ready.get(index) != position:
                 self._ready[index] = position
-                heapq.heappush(self._heap, (priority(segments, position), segments[position].key, index, position))
+                heapq.heappush(self._heap, (*priority(segments, position), segments[position].key, index, position))
         return stopped
+
+    @property
+    def index_of(self) -> Mapping[str, int]:
+        """Segment key -> its conversation's index in `conversations`."""
+        return self._of
 
     def best(self) -> Segment | None:
         while self._heap:
@@ -88,14 +93,14 @@ class Agenda:
 
     def upcoming(self, n: int) -> list[Segment]:
         """The first `n` of `ready` (minus busy keys), in order, in O(n log size)."""
-        kept: list[tuple[tuple[float, float], str, int, int]] = []
+        kept: list[tuple[float, float, str, int, int]] = []
         found: dict[str, Segment] = {}
         while self._heap and len(found) < n:
             entry = heapq.heappop(self._heap)
             *_, index, position = entry
             if self._ready.get(index) == position:  # else stale: dropped for good
                 kept.append(entry)
-                found.setdefault(entry[1], self._conversations[index][position])
+                found.setdefault(entry[2], self._conversations[index][position])
         for entry in kept:
             heapq.heappush(self._heap, entry)
         return list(found.values())

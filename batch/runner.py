@@ -44,7 +44,7 @@ from batch.polling import PollPlan
 from batch.report import SPEAKERS_SHOWN, Reconciled, Report, build_report
 from batch.saving import Saver
 from batch.slots import Lease, SlotController
-from batch.snapshot import Snapshot, take
+from batch.snapshot import Snapshot, Tally
 from batch.store import StateStore, Store
 from batch.webhooks import Receiver, path_secret
 
@@ -61,6 +61,7 @@ class Options:
 
 
 FATAL = (InputError, Unreachable, StateWriteError)  # nothing else can succeed: the whole run stops
+LATEST_EVERY = 0.25  # seconds between the snapshots a step takes for displays (`latest`)
 
 
 class Runner:
@@ -104,9 +105,12 @@ class Runner:
         self._fatal: BatchError | None = None
         self._problems: list[str] = []  # run-level failures (a hook, an unforeseen error): exit 1
         self._sending = 0  # submissions started whose answer has not come yet
-        self._conversations = [list(c.segments) for c in manifest.conversations]
-        self._by_id = {c.id: c for c in manifest.conversations}
+        self._conversations = [c.segments for c in manifest.conversations]
+        self._by_id = manifest.by_id
         self._agenda = planner.Agenda(self._conversations)
+        self._tally = Tally(self._conversations, self._agenda.index_of)
+        self._latest = self._tally.snapshot(in_use=0, ceiling=self.slots.limit, speed=self.speed)
+        self._shown = float("-inf")  # when a step last took `_latest`
         self._ended: set[str] = set()  # keys whose task ended since the last step (they may be ready again)
         self._reading_ahead: asyncio.Task[None] | None = None  # Flow.prepare for the next submissions
         self._published = 0.0
@@ -122,14 +126,15 @@ class Runner:
         return self.polling.speed if self.polling.speed is not None else ASSUMED_SPEED
 
     def snapshot(self) -> Snapshot:
-        """Counts per status, slots in use and the ceiling, and the ETA, as of now."""
-        return take(
-            self._conversations,
-            self.store.rows(),
-            in_use=self.slots.in_use,
-            ceiling=self.slots.limit,
-            speed=self.speed,
-        )
+        """Counts per status, slots in use and the ceiling, and the ETA, as of now (call it from the run's event
+        loop; another thread, such as a display's, reads `latest()`)."""
+        self._tally.update(self.store.pending_changes(), self.store.rows())  # what the last step has not seen
+        self._latest = self._tally.snapshot(in_use=self.slots.in_use, ceiling=self.slots.limit, speed=self.speed)
+        return self._latest
+
+    def latest(self) -> Snapshot:
+        """The last snapshot the run took (at most a quarter of a second old while it runs); safe from any thread."""
+        return self._latest
 
     def _publish(self, *, force: bool = False) -> None:
         """Write the snapshot to the state at most once a second, for `symbl-batch status`."""
@@ -393,6 +398,10 @@ class Runner:
             self.on_event(Event("ceiling", detail=f"{decision.event}: {decision.ceiling}"))
         changed = self.store.changes() | self._ended
         self._ended = set()
+        self._tally.update(changed, self.store.rows())
+        if now - self._shown >= LATEST_EVERY:
+            self._shown = now
+            self._latest = self._tally.snapshot(in_use=self.slots.in_use, ceiling=self.slots.limit, speed=self.speed)
         for segment in self._agenda.update(changed, self.store.rows(), self._running):
             self.store.move(segment.key, Status.BLOCKED, error="an earlier segment of the conversation did not finish")
             self.on_event(Event("blocked", segment.key, segment.conversation, line=segment.line))

@@ -41,7 +41,7 @@ class Saver:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.manifest, self.client, self.store, self.emit = manifest, client, store, emit
-        self.conversations = {c.id: c for c in manifest.conversations}
+        self.conversations = manifest.by_id
         self._reading = asyncio.Semaphore(READS_AT_ONCE)
         self._pause, self._sleep = pause, sleep
 
