@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import signal
 import sys
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 from aiohttp import web
@@ -29,10 +30,6 @@ from rich.table import Table
 
 from batch import dryrun, logs, outputs, prepare, status
 from batch import manifest as manifest_module
-from batch.emulator.app import create_app
-from batch.emulator.backend import Settings
-from batch.emulator.cli import main as emulator_main
-from batch.emulator.storage import StorageError, StoreLocked
 from batch.errors import BatchError, InputError, LockedError, StateError, StateWriteError, Unreachable
 from batch.events import Event
 from batch.models import Manifest
@@ -41,16 +38,16 @@ from batch.progress import Output, ProgressView
 from batch.render import clock
 from batch.runner import credentials, open_run, options_for, override
 from batch.store import Store
-from reconcile.cli import EmbeddedServer, after_conversation_hook
-from reconcile.cli import group as reconcile_group
 from speech.errors import SpeechError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LOCKED, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-EMULATOR_SETTINGS = Settings(time_scale=0.01, concurrency_limit=5)
+EMULATOR_TIME_SCALE = 0.01  # the embedded scripted backend's seconds of processing per second of media
 # seconds of processing per second of media, for the first polls: scripted is the time scale; real is the
 # pipeline's measured speed on one worker (about 8-14x real time, see docs/speech-backend.md), rounded up
-SPEED_GUESS = {"scripted": EMULATOR_SETTINGS.time_scale, "real": 0.12}
+SPEED_GUESS = {"scripted": EMULATOR_TIME_SCALE, "real": 0.12}
+# The local backend and the reconcile commands are imported when used: a run against a remote API (a cron job
+# with a million rows) does not load the server, its speech code or numpy.
 
 
 BACKEND_DATA = "backend"  # the embedded server's data directory, beside the run's state and outputs
@@ -75,10 +72,15 @@ async def embedded_emulator(
 ) -> AsyncIterator[Manifest]:
     """Start the local backend in-process on loopback, on its kept data (`backend_dir`), and point the
     manifest's API settings at it. It remembers earlier runs, so a re-run resumes as against the real API."""
+    from batch.emulator.app import create_app  # noqa: PLC0415 - only `--emulator` needs the server
+    from batch.emulator.backend import Settings  # noqa: PLC0415
+    from batch.emulator.storage import StorageError, StoreLocked  # noqa: PLC0415
+
+    settings = Settings(time_scale=EMULATOR_TIME_SCALE, concurrency_limit=5, mode=mode)
     kept = backend_dir(manifest, data_dir)
     outputs.private_folder(kept.parent)  # the server makes its own folder 0700, but not the parents it needs
     try:
-        app = create_app(replace(EMULATOR_SETTINGS, mode=mode), data_dir=kept)
+        app = create_app(settings, data_dir=kept)
     except StoreLocked as exc:
         raise LockedError(f"{exc} (another symbl-batch command with --emulator on it is running)") from None
     except StorageError as exc:
@@ -90,8 +92,8 @@ async def embedded_emulator(
     api = replace(
         manifest.api,
         base_url=site.name.rstrip("/"),
-        app_id=EMULATOR_SETTINGS.app_id,
-        app_secret=EMULATOR_SETTINGS.app_secret,
+        app_id=settings.app_id,
+        app_secret=settings.app_secret,
         poll_min=min(manifest.api.poll_min, 0.1),
         poll_cap=min(manifest.api.poll_cap, 1.0),
         lost_answer_grace=min(manifest.api.lost_answer_grace, 0.5),
@@ -117,7 +119,11 @@ async def _run(loaded: Manifest, *, emulator: str | None, data_dir: Path | None,
         options = options_for(loaded)
         if emulator is not None:  # its processing speed is known: the first polls need not guess
             options = replace(options, timing=replace(options.timing, speed_guess=SPEED_GUESS[emulator]))
-        hook = after_conversation_hook(use_voice=True, emit=out.event) if reconcile and loaded.people else None
+        hook = None
+        if reconcile and loaded.people:
+            from reconcile.cli import after_conversation_hook  # noqa: PLC0415 - only a run with people reconciles
+
+            hook = after_conversation_hook(use_voice=True, emit=out.event)
         run = await stack.enter_async_context(
             open_run(loaded, options=options, on_event=out.event, after_conversation=hook)
         )
@@ -137,17 +143,17 @@ async def _dry_run(loaded: Manifest, show: int | None, out: Output) -> int:
         rows: Mapping[str, Any] = store.rows() if store else {}
         speed = store.measured_speed() if store else None
         hashes = prepare.MemoryHashes(store)
-        actions = {}  # a few shared strings: fingerprints are compared here, not kept
+        actions = []  # a few shared strings, in manifest order: fingerprints are compared here, not kept
         for s in loaded.segments():
-            actions[s.key] = dryrun.action(s, rows.get(s.key), await prepare.fingerprint(hashes, s))
+            actions.append(dryrun.action(s, rows.get(s.key), await prepare.fingerprint(hashes, s)))
     finally:
         if store is not None:
             store.close()
-    plan = dryrun.plan(loaded, actions, speed=speed)
+    plan = dryrun.plan(loaded, actions, speed=speed, show=show)
     table = Table(title=f"dry run of {loaded.path}: nothing is sent")
     for column in ("#", "segment", "source", "kind", "size", "duration", "action"):
         table.add_column(column, overflow="fold")
-    for step in plan.steps[:show]:
+    for step in plan.steps:
         seg = step.segment
         table.add_row(
             str(step.order),
@@ -160,15 +166,15 @@ async def _dry_run(loaded: Manifest, show: int | None, out: Output) -> int:
         )
     out.show(table)
     lines = []
-    if show is not None and len(plan.steps) > show:
-        lines.append(f"… and {len(plan.steps) - show:,} more steps (--show 0 lists them all)")
+    if plan.count > len(plan.steps):
+        lines.append(f"… and {plan.count - len(plan.steps):,} more steps (--show 0 lists them all)")
     basis = "measured by an earlier run" if plan.speed_measured else "assumed"
     lines.append(
         f"media to process: {clock(plan.media_seconds)}; estimated job time {clock(plan.job_seconds)} "
         f"at {plan.speed:.3f} s per media second ({basis}); wall time at ceiling {plan.ceiling}: "
         f"{clock(plan.wall_seconds)}"
     )
-    skipped = sum(step.action.startswith("skip") for step in plan.steps)
+    skipped = plan.skipped
     lines.append(f"a resume would skip {skipped} saved segment(s); state: {loaded.api.state}")
     out.show(*lines, markup=False)
     return EXIT_OK
@@ -248,11 +254,29 @@ def _guarded(work: Coroutine[Any, Any, int], out: Output) -> int:  # noqa: PLR09
         out.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The commands, with `reconcile` imported only when it is used or listed."""
+
+    LAZY: ClassVar[dict[str, str]] = {"reconcile": "reconcile.cli"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY:
+            group: click.Command = importlib.import_module(self.LAZY[cmd_name]).group
+            return group
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Run recordings through the Symbl.ai Async API with speaker separation, exactly once."""
-    ctx.obj = EmbeddedServer(lambda m, data_dir, mode: embedded_emulator(m, mode=mode, data_dir=data_dir))
+    if ctx.invoked_subcommand == "reconcile":  # its commands borrow the embedded server through the context
+        from reconcile.cli import EmbeddedServer  # noqa: PLC0415
+
+        ctx.obj = EmbeddedServer(lambda m, data_dir, mode: embedded_emulator(m, mode=mode, data_dir=data_dir))
 
 
 @main.command()
@@ -343,10 +367,9 @@ def status_command(state: Path) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def emulator(args: tuple[str, ...]) -> None:
     """The Symbl API emulator, standalone (`symbl-batch emulator --help` for its options)."""
+    from batch.emulator.cli import main as emulator_main  # noqa: PLC0415
+
     sys.exit(emulator_main(list(args)))
-
-
-main.add_command(reconcile_group)
 
 
 if __name__ == "__main__":

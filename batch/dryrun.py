@@ -9,7 +9,8 @@ wall time at the ceiling = max(total processing / ceiling, the longest conversat
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from batch.lifecycle import IN_FLIGHT, Row, Status
@@ -28,7 +29,9 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class DryRun:
-    steps: list[Step]
+    steps: list[Step]  # the first `show` steps in order (all of them when `show` is None)
+    count: int  # every step
+    skipped: int  # steps a resume would skip (saved)
     media_seconds: float
     job_seconds: float
     wall_seconds: float
@@ -55,34 +58,39 @@ def action(segment: Segment, row: Row | None, fingerprint: str) -> str:
 ADOPT = {status: f"adopt ({status.value})" for status in Status}
 
 
-def submission_order(manifest: Manifest) -> list[Segment]:
-    """The planner's order if every job finished at once: its priority among heads, appends after their first."""
-    chains = {c.id: c.segments for c in manifest.conversations}
-    heap = [(priority(chain, 0), chain[0].key, c, 0) for c, chain in chains.items() if chain]
+def submission_order(manifest: Manifest) -> Iterator[tuple[int, Segment]]:
+    """The planner's order if every job finished at once: its priority among heads, appends after their first.
+    Each segment comes with its place in `manifest.segments()`."""
+    chains = [c.segments for c in manifest.conversations]
+    starts = list(itertools.accumulate((len(c) for c in chains), initial=0))
+    heap = [(priority(chain, 0), chain[0].key, n, 0) for n, chain in enumerate(chains) if chain]
     heapq.heapify(heap)
-    order: list[Segment] = []
     while heap:
         *_, best, position = heapq.heappop(heap)
-        order.append(chains[best][position])
-        if position + 1 < len(chains[best]):
-            chain = chains[best]
+        chain = chains[best]
+        yield starts[best] + position, chain[position]
+        if position + 1 < len(chain):
             heapq.heappush(heap, (priority(chain, position + 1), chain[position + 1].key, best, position + 1))
-    return order
 
 
-def plan(manifest: Manifest, actions: Mapping[str, str], *, speed: float | None) -> DryRun:
-    """`actions`: segment key -> `action(...)` of each segment."""
+def plan(manifest: Manifest, actions: Sequence[str], *, speed: float | None, show: int | None = None) -> DryRun:
+    """`actions`: `action(...)` of each segment, in the order of `manifest.segments()`; `show`: how many steps to
+    keep (None: all). One pass: a million rows' plan is not a million steps in memory."""
     used = speed if speed else ASSUMED_SPEED
-    steps = [
-        Step(n, s, estimated_seconds(s), s.duration is not None, actions[s.key])
-        for n, s in enumerate(submission_order(manifest), 1)
-    ]
-    todo = [st for st in steps if not st.action.startswith(("skip", "leave"))]
-    media = sum(st.seconds for st in todo)
+    steps: list[Step] = []
+    count = skipped = 0
+    media = 0.0
     per_conversation: dict[str, float] = {}
-    for st in todo:
-        per_conversation[st.segment.conversation] = per_conversation.get(st.segment.conversation, 0.0) + st.seconds
-    chains = list(per_conversation.values())
+    for count, (place, s) in enumerate(submission_order(manifest), 1):
+        act = actions[place]
+        seconds = estimated_seconds(s)
+        if show is None or len(steps) < show:
+            steps.append(Step(count, s, seconds, s.duration is not None, act))
+        if act.startswith("skip"):
+            skipped += 1
+        if not act.startswith(("skip", "leave")):
+            media += seconds
+            per_conversation[s.conversation] = per_conversation.get(s.conversation, 0.0) + seconds
     ceiling = manifest.api.concurrency
-    wall = max(media / ceiling, max(chains, default=0.0)) * used
-    return DryRun(steps, media, media * used, wall, used, speed is not None, ceiling)
+    wall = max(media / ceiling, max(per_conversation.values(), default=0.0)) * used
+    return DryRun(steps, count, skipped, media, media * used, wall, used, speed is not None, ceiling)
