@@ -1,6 +1,6 @@
 """Bringing the state store in line with the manifest before a run (and deciding what a re-run redoes).
 
-Rules (README "Exactly once, and resuming"):
+Rules (docs/engine.md, "Exactly once, and resuming"):
 - a segment's fingerprint is the SHA-256 of its file (or its URL), its media kind and its parameters;
   file hashes are cached by (size, mtime) so unchanged files are not read again;
 - a new segment at the end of a conversation is simply appended later;

@@ -16,6 +16,7 @@ import pytest
 from batch.store import Store
 from tests.conftest import ROOT
 from tests.support.demo import DEMO_SHAPE
+from tests.support.outputs import outputs_equal_server
 from tests.support.processes import SCRIPTED, EmulatorProcess, demo_copy, run_cli, start_emulator
 
 
@@ -104,7 +105,7 @@ async def test_sigkill_at_many_points_then_rerun_duplicates_nothing(tmp_path: Pa
     """SIGKILL after 1, 2, 4, 7, 11 and 16 events, re-running each time: one copy of everything, all on disk.
 
     A kill that lands between an append's intent and its request leaves that append undecidable: by design it
-    ends `stuck` (never resent) and its successors `blocked` (README "Exactly once"). That is the only outcome
+    ends `stuck` (never resent) and its successors `blocked` (docs/engine.md, "Exactly once"). That is the only outcome
     besides `saved` accepted here, and then the run exits 1; nothing may ever be on the server twice."""
     manifest = demo_copy(tmp_path)
     for after in (1, 2, 4, 7, 11, 16):
@@ -123,10 +124,7 @@ async def test_sigkill_at_many_points_then_rerun_duplicates_nothing(tmp_path: Pa
     by_id = {c["id"]: c for c in state["conversations"]}
     planned = Counter(s["conversationId"] for s in report["segments"] if s["conversationId"])
     assert all(len(by_id[cid]["segments"]) <= count for cid, count in planned.items())  # never a segment twice
-    for segment in report["segments"]:
-        if segment["status"] == "saved" and not any(t["conversation"] == segment["conversation"] for t in stuck):
-            saved = json.loads((tmp_path / "out" / segment["conversation"] / "messages.json").read_text())
-            assert [m["id"] for m in saved] == [m["id"] for m in by_id[segment["conversationId"]]["messages"]]
+    outputs_equal_server(tmp_path / "out", state, report, skip={t["conversation"] for t in stuck})
 
 
 async def test_refused_credentials_stop_the_run_with_exit_2(tmp_path: Path, emulator: EmulatorProcess) -> None:

@@ -21,20 +21,9 @@ from batch.webhooks import Receiver, path_secret
 from tests.conftest import ROOT
 from tests.engine.conftest import FAST, SINGLES, MakeEmulator, write_manifest
 from tests.support.demo import DEMO_SHAPE
+from tests.support.outputs import outputs_equal_server
 
 DEMO = ROOT / "manifests" / "demo.toml"
-
-
-def _outputs_match_state(output: Path, state: dict[str, Any], report: dict[str, Any]) -> None:
-    by_id = {c["id"]: c for c in state["conversations"]}
-    for segment in report["segments"]:
-        conv = by_id[segment["conversationId"]]
-        saved = json.loads((output / segment["conversation"] / "messages.json").read_text())
-        assert [(m["id"], m["text"], m["from"]) for m in saved] == [
-            (m["id"], m["text"], m["from"]) for m in conv["messages"]
-        ]
-        members = json.loads((output / segment["conversation"] / "members.json").read_text())
-        assert members == conv["members"]
 
 
 async def test_demo_manifest_runs_exactly_once_with_appends_in_order(
@@ -55,7 +44,7 @@ async def test_demo_manifest_runs_exactly_once_with_appends_in_order(
         expected = [hashlib.sha256(s.file.read_bytes()).hexdigest() for s in conv.segments if s.file]
         assert hashes[ids[conv.id]] == expected
     written = json.loads((tmp_path / "out" / "report.json").read_text())
-    _outputs_match_state(tmp_path / "out", state, written)
+    assert outputs_equal_server(tmp_path / "out", state, written) == DEMO_SHAPE.conversations
     ledger = json.loads((tmp_path / "out" / "standup" / "segments.json").read_text())
     assert [len(s["messageIds"]) for s in ledger] == [8, 8]
 
@@ -98,7 +87,7 @@ async def test_lost_answers_on_create_and_append_leave_one_copy(make_emulator: M
     assert [e.event for e in emu.events].count("unknown") == 2
     state = await emu.control("state")
     assert sorted(len(c["segments"]) for c in state["conversations"]) == [1, 1, 1, 1, 1, 2, 3]
-    _outputs_match_state(tmp_path / "out", state, json.loads((tmp_path / "out" / "report.json").read_text()))
+    assert outputs_equal_server(tmp_path / "out", state, json.loads((tmp_path / "out" / "report.json").read_text()))
 
 
 async def test_a_create_that_never_arrived_is_sent_again_once(make_emulator: MakeEmulator, tmp_path: Path) -> None:
@@ -244,7 +233,7 @@ async def test_a_hundred_recordings_from_the_corpus(make_emulator: MakeEmulator,
     assert (stats["jobs_submitted"], stats["conversations_created"], stats["queued_appends"]) == (100, 90, 0)
     assert stats["peak_concurrent_jobs"] == 5
     state = await emu.control("state")
-    _outputs_match_state(tmp_path / "out", state, json.loads((tmp_path / "out" / "report.json").read_text()))
+    assert outputs_equal_server(tmp_path / "out", state, json.loads((tmp_path / "out" / "report.json").read_text()))
 
 
 async def test_webhook_notices_wake_polling_early(make_emulator: MakeEmulator, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from batch.emulator.faults import KINDS, FaultPlan
 from batch.flow import Timing
+from tests.support.outputs import outputs_equal_server
 
 ROOT = Path(__file__).resolve().parents[2]
 MEDIA = ["solo-memo.wav", "interview.wav", "panel.wav", "workshop.wav", "planning-part2.wav", "video-brief.mp4"]
@@ -129,19 +130,7 @@ def check(loaded: Any, report: dict[str, Any], state: dict[str, Any], output: Pa
         sent = [s["mediaSha256"] for s in server["segments"]]
         expected = [hashlib.sha256(segments[k].file.read_bytes()).hexdigest() for k in keys if segments[k].file]
         assert sent == expected[: len(sent)], f"{conversation}: segments on the server are not the manifest's, once"
-    last_saved: dict[str, int] = {}  # conversation -> how many of its segments the run saved (they are in order)
-    for row in report["segments"]:
-        if row["status"] == "saved":
-            last_saved[row["conversation"]] = last_saved.get(row["conversation"], 0) + 1
-    for row in report["segments"]:
-        if row["status"] == "saved" and row["segment"] == by_conversation[row["conversation"]][
-            last_saved[row["conversation"]] - 1
-        ]:  # the conversation's files were last written by this segment's save: they hold the segments up to it
-            saved = json.loads((output / row["conversation"] / "messages.json").read_text())
-            server = on_server[row["conversationId"]]
-            produced = {m for s in server["segments"][: last_saved[row["conversation"]]] for m in s["messageIds"]}
-            expected = [m["id"] for m in server["messages"] if m["id"] in produced]
-            assert [m["id"] for m in saved] == expected, f"{row['segment']}: outputs differ"
+    outputs_equal_server(output, state, report)
 
 
 def main() -> None:
