@@ -144,8 +144,8 @@ async def _dry_run(loaded: Manifest, show: int | None, out: Output) -> int:
         speed = store.measured_speed() if store else None
         hashes = prepare.MemoryHashes(store)
         actions = []  # a few shared strings, in manifest order: fingerprints are compared here, not kept
-        for s in loaded.segments():
-            actions.append(dryrun.action(s, rows.get(s.key), await prepare.fingerprint(hashes, s)))
+        async for s, digest in prepare.fingerprints(hashes, loaded.segments()):
+            actions.append(dryrun.action(s, rows.get(s.key), digest))
     finally:
         if store is not None:
             store.close()

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import os
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -65,35 +67,59 @@ class MemoryHashes:
         self._seen[(path, size, mtime_ns)] = sha256
 
 
-async def content_hash(store: HashCache, path: Path) -> str:
-    stat = os.stat(path)  # cheap, and nothing else runs yet: a thread hop per file would cost more than the call
-    where = _where(path)
-    cached = store.cached_hash(where, stat.st_size, stat.st_mtime_ns)
-    if cached is not None:
-        return cached
-    digest = await asyncio.to_thread(_file_sha256, path)
-    store.remember_hash(where, stat.st_size, stat.st_mtime_ns, digest)
-    return digest
+HASHED_AT_ONCE = 256  # files hashed per trip to a worker thread: a trip per file costs more than a small file's hash
 
 
-async def fingerprint(store: HashCache, segment: Segment) -> str:
-    source = await content_hash(store, segment.file) if segment.file is not None else f"url:{segment.url}"
+def _described(segment: Segment, source: str) -> str:
     described = orjson.dumps(
         {"source": source, "kind": segment.kind, "params": segment.params}, option=orjson.OPT_SORT_KEYS
     )
     return hashlib.sha256(described).hexdigest()
 
 
+def _hash_all(paths: list[Path]) -> list[str]:
+    return [_file_sha256(path) for path in paths]
+
+
+async def fingerprints(store: HashCache, segments: Iterable[Segment]) -> AsyncIterator[tuple[Segment, str]]:
+    """Each segment with its fingerprint, in order. Hashes are looked up in `store` by (path, size, mtime); the
+    files not found there are read in batches of HASHED_AT_ONCE in a worker thread and remembered. Memory holds
+    one batch, however many segments."""
+    items = iter(segments)
+    while chunk := list(itertools.islice(items, HASHED_AT_ONCE)):
+        sources: list[str | None] = []
+        missing: dict[tuple[str, int, int], tuple[Path, list[int]]] = {}  # each file once, however often listed
+        for n, segment in enumerate(chunk):
+            file = segment.file
+            if file is None:  # a URL: the server fetches it
+                sources.append(f"url:{segment.url}")
+                continue
+            stat = os.stat(file)  # cheap, and nothing else runs yet
+            version = (_where(file), stat.st_size, stat.st_mtime_ns)
+            sources.append(store.cached_hash(*version))
+            if sources[-1] is None:
+                missing.setdefault(version, (file, []))[1].append(n)
+        if missing:
+            digests = await asyncio.to_thread(_hash_all, [file for file, _ in missing.values()])
+            for (version, (_, places)), digest in zip(missing.items(), digests, strict=True):
+                store.remember_hash(*version, digest)
+                for n in places:
+                    sources[n] = digest
+        for segment, source in zip(chunk, sources, strict=True):
+            assert source is not None
+            yield segment, _described(segment, source)
+
+
 async def synchronise(store: StateStore, manifest: Manifest) -> list[str]:
-    """Insert, replace and recover rows; return one line per decision worth logging. Fingerprints are taken
-    first, then every write goes into one transaction (a 100,000-row manifest is one commit, not 100,000)."""
-    with store.batched():  # the hash cache too; nothing else writes the store before the run starts
-        prints = {c.id: [await fingerprint(store, s) for s in c.segments] for c in manifest.conversations}
+    """Insert, replace and recover rows; return one line per decision worth logging. Every write, the hash
+    cache's too, goes into one transaction (a 100,000-row manifest is one commit, not 100,000); fingerprints are
+    taken a batch at a time, as each conversation is reached."""
     notes: list[str] = []
     rows = store.rows()
-    with store.batched():
+    taken = fingerprints(store, manifest.segments())  # in manifest order: conversation by conversation
+    with store.batched():  # the hash cache too; nothing else writes the store before the run starts
         for conversation in manifest.conversations:
-            pairs = zip(conversation.segments, prints[conversation.id], strict=True)
+            pairs = [await anext(taken) for _ in conversation.segments]
             known = [(s, p, rows.get(s.key)) for s, p in pairs]
             changed = any(r is not None and r.fingerprint != p for _, p, r in known)
             busy = any(r is not None and r.status in IN_FLIGHT for _, _, r in known)
