@@ -100,7 +100,7 @@ class Flow:
         event.clear()
 
     def _event(self, name: str, segment: Segment, detail: str | None = None) -> None:
-        self.emit(events.of_segment(name, segment, self.store.row(segment.key), detail))
+        self.emit(events.of_segment(name, segment, self.store.rows()[segment.key], detail))
 
     def _first_row_evidence(self, segment: Segment) -> Mapping[str, Any]:
         first = self.conversations[segment.conversation].segments[0]

@@ -309,7 +309,7 @@ class Runner:
         await self._save(group, segment)
 
     def _row_event(self, name: str, segment: Segment, detail: str) -> None:
-        self.on_event(events.of_segment(name, segment, self.store.row(segment.key), detail))
+        self.on_event(events.of_segment(name, segment, self.store.rows()[segment.key], detail))
 
     async def _save(self, group: asyncio.TaskGroup, segment: Segment) -> None:
         assert self._saver is not None

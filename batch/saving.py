@@ -46,7 +46,7 @@ class Saver:
         self._pause, self._sleep = pause, sleep
 
     def _event(self, name: str, segment: Segment, detail: str | None = None) -> None:
-        self.emit(events.of_segment(name, segment, self.store.row(segment.key), detail))
+        self.emit(events.of_segment(name, segment, self.store.rows()[segment.key], detail))
 
     async def save(self, segment: Segment) -> Save:
         """The segment's results saved, or why not; transient read failures get `SAVE_ROUNDS` tries in all."""
