@@ -63,8 +63,9 @@ def load(path: Path, environ: dict[str, str]) -> Manifest:
     root = path.parent
     schema = Problems(path, problems.locate)  # the rows' schema problems, reported alone when there are any
     checks = Problems(path, problems.locate)
-    if header is None:
-        _rows(path, schema, None)
+    if header is None:  # the rows' schema problems are still worth reporting; nothing can be built
+        if not _rows(path, schema, None):
+            schema.add(("conversations",), "needs at least one conversation")
         problems.items += schema.items
         problems.raise_any()
         raise AssertionError("unreachable")
@@ -74,9 +75,9 @@ def load(path: Path, environ: dict[str, str]) -> Manifest:
     opened = _rows(path, schema, Segments(root, header.defaults, api, checks, by_row=True))
     if before != _version(path):
         raise InputError(f"{path}: changed while it was being read; run again once it is complete")
+    if not opened:
+        schema.add(("conversations",), "needs at least one conversation")
     problems.items += schema.items or checks.items
-    if not opened and not problems.items:
-        problems.add(("conversations",), "needs at least one conversation")
     problems.raise_any()
     conversations = tuple(_closed(o, roster, problems) for o in opened.values())
     opened.clear()

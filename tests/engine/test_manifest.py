@@ -164,6 +164,16 @@ def test_jsonl_conversation_problems_are_reported_once_on_their_line(tmp_path: P
     ]
 
 
+def test_jsonl_without_rows_says_so_beside_its_header_problems(tmp_path: Path) -> None:
+    """No segment line: one sentence says a conversation is needed, with the header's own problems."""
+    with pytest.raises(InputError) as caught:
+        load_manifest(_jsonl_rows(tmp_path, [{"api": {"concurrency": 0}}]), environ={})
+    assert str(caught.value).splitlines() == [
+        f"{tmp_path / 'm.jsonl'}, line 1, api.concurrency: input should be greater than or equal to 1",
+        f"{tmp_path / 'm.jsonl'}, conversations: needs at least one conversation",
+    ]
+
+
 def test_jsonl_changed_while_being_read_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A manifest still being written (a line appended between the two passes) is refused, naming the file."""
     path = _jsonl_rows(tmp_path, [{"conversation": "a", "file": str(WAV)}])
