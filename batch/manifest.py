@@ -4,10 +4,8 @@ Every problem found before submitting is reported, one sentence each: `FILE, lin
 what would be valid`. Nothing is sent when any problem exists. The file's text is read by `decode.py` (BOM,
 depth, number length), media by `media.py`; the places a run writes are checked at its start (`paths.py`).
 
-JSONL: one JSON object per line, read as a stream. A line is one of
-    {"api": {...}}   {"defaults": {...}}   {"person": {"name": ..., "email": ..., "enrolment": ...}}
-    {"conversation": "standup", "name"?: ..., "participants"?: [...], "file" | "url": ..., params...}
-A segment line belongs to its `conversation`; its position among that conversation's lines is its order.
+TOML is validated whole here; JSONL is read row by row by `jsonl.py`; both build their records with
+`assemble.py`.
 """
 
 from __future__ import annotations
