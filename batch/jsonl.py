@@ -97,18 +97,25 @@ def _header(path: Path) -> tuple[dict[str, Any], dict[Where, int]]:
     raw: dict[str, Any] = {"people": []}
     lines: dict[Where, int] = {}
     for number, item in decode.jsonl_objects(path):
-        if set(item) <= HEADER_KEYS and item:
-            for key in item:
-                if key in raw:  # a second one would silently replace the first
-                    raise InputError(
-                        f"{path}, line {number}: a second {key!r} object (the first is on line "
-                        f"{lines[(key,)]}); give {key} once"
-                    )
-                raw[key], lines[(key,)] = item[key], number
-        elif set(item) == {"person"}:
+        if not _is_header(item):
+            continue
+        if "person" in item:
             lines[("people", len(raw["people"]))] = number
             raw["people"].append(item["person"])
+            continue
+        for key in item:
+            if key in raw:  # a second one would silently replace the first
+                raise InputError(
+                    f"{path}, line {number}: a second {key!r} object (the first is on line "
+                    f"{lines[(key,)]}); give {key} once"
+                )
+            raw[key], lines[(key,)] = item[key], number
     return raw, lines
+
+
+def _is_header(item: dict[str, Any]) -> bool:
+    """An api and/or defaults line, or a person line (anything else is a segment row)."""
+    return (bool(item) and set(item) <= HEADER_KEYS) or set(item) == {"person"}
 
 
 def _line(lines: dict[Where, int], where: Where) -> int | None:
@@ -123,7 +130,7 @@ def _rows(path: Path, schema: Problems, segments: Segments | None) -> dict[str, 
     """Pass 2: every segment line, validated alone and (with `segments`) built. Conversation key -> _Open."""
     opened: dict[str, _Open] = {}
     for number, item in decode.jsonl_objects(path):
-        if (set(item) <= HEADER_KEYS and item) or set(item) == {"person"}:
+        if _is_header(item):
             continue
         conv_id = item.get("conversation")
         key = conv_id if isinstance(conv_id, str) else f"<line {number}>"

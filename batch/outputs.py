@@ -98,23 +98,26 @@ def private_folder(folder: Path) -> None:
         path.chmod(0o700)
 
 
-def _temporary(path: Path, data: bytes, *, sync: bool) -> Path:
+def _temporary(path: Path, parts: Iterable[bytes], *, sync: bool) -> Path:
+    """A temporary beside `path` holding the parts, written as they come (a big report is never one string);
+    removed again if writing fails."""
     private_folder(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")  # unique: two writers never share a temp
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            for part in parts:
+                handle.write(part)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return tmp
 
 
-def _put(path: Path, data: bytes) -> None:
-    os.replace(_temporary(path, data, sync=True), path)
+def _put(path: Path, parts: Iterable[bytes]) -> None:
+    os.replace(_temporary(path, parts, sync=True), path)
 
 
 def _syncfs_function() -> Any:
@@ -135,9 +138,9 @@ def _put_all(files: dict[Path, bytes]) -> None:
     each), then each renamed over its target: a reader never sees a torn file, a crash never a lost one."""
     if _SYNCFS is None or not files:
         for path, data in files.items():
-            _put(path, data)
+            _put(path, (data,))
         return
-    temporaries = {path: _temporary(path, data, sync=False) for path, data in files.items()}
+    temporaries = {path: _temporary(path, (data,), sync=False) for path, data in files.items()}
     fd = os.open(next(iter(files)).parent, os.O_RDONLY)
     try:
         if _SYNCFS(fd) != 0:
@@ -155,7 +158,7 @@ _WRITERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_pref
 
 async def write_bytes(path: Path, data: bytes) -> None:
     """Atomically (temporary file, fsync, rename), in a writer thread."""
-    await asyncio.get_running_loop().run_in_executor(_WRITERS, _put, path, data)
+    await asyncio.get_running_loop().run_in_executor(_WRITERS, _put, path, (data,))
 
 
 async def write_files(files: dict[Path, bytes]) -> None:
@@ -214,8 +217,8 @@ async def save_report(output: Path, report: Report) -> None:
     """report.json and report.md (`report.markdown_parts`), reconciliation included when the report has any; each
     written a segment at a time (a 100,000-row report is never one string in memory)."""
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(_WRITERS, _put_parts, output / "report.json", _report_json(report))
-    await loop.run_in_executor(_WRITERS, _put_parts, output / "report.md", (p.encode() for p in markdown_parts(report)))
+    await loop.run_in_executor(_WRITERS, _put, output / "report.json", _report_json(report))
+    await loop.run_in_executor(_WRITERS, _put, output / "report.md", (p.encode() for p in markdown_parts(report)))
 
 
 def _report_json(report: Report) -> Iterator[bytes]:
@@ -229,22 +232,6 @@ def _report_json(report: Report) -> Iterator[bytes]:
     if reconciled is not None:
         yield b',\n  "reconciliation": ' + orjson.dumps(reconciled, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
     yield b"\n}\n"
-
-
-def _put_parts(path: Path, parts: Iterable[bytes]) -> None:
-    """Like `_put` (temporary file, fsync, rename), from parts written as they come (buffered)."""
-    private_folder(path.parent)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb", buffering=1 << 20) as handle:
-            for part in parts:
-                handle.write(part)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
 
 
 def reconciliation(output: Path, rows: Mapping[str, Row]) -> list[Reconciled]:

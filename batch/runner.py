@@ -401,7 +401,7 @@ class Runner:
         self._tally.update(changed, self.store.rows())
         if now - self._shown >= LATEST_EVERY:
             self._shown = now
-            self._latest = self._tally.snapshot(in_use=self.slots.in_use, ceiling=self.slots.limit, speed=self.speed)
+            self.snapshot()  # kept as `latest()` for displays
         for segment in self._agenda.update(changed, self.store.rows(), self._running):
             self.store.move(segment.key, Status.BLOCKED, error="an earlier segment of the conversation did not finish")
             self.on_event(Event("blocked", segment.key, segment.conversation, line=segment.line))

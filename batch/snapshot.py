@@ -2,14 +2,14 @@
 
 ETA rule: the remaining media seconds times the observed processing speed, spread over the ceiling, but never
 less than the longest remaining conversation (its segments run one after another).
-`take` is the rule; `Tally` gives the same answer kept up to date from the keys that changed, so a snapshot
-(the progress view asks four times a second) costs the same for a million rows as for ten.
+`Tally` keeps the answer up to date from the keys that changed, so a snapshot (the progress view asks four
+times a second) costs the same for a million rows as for ten (tests/engine/test_snapshot.py holds the rule
+computed from every row, which it must equal).
 """
 
 from __future__ import annotations
 
 from array import array
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -33,19 +33,6 @@ class Snapshot:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def take(
-    conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row], *, in_use: int, ceiling: int, speed: float
-) -> Snapshot:
-    counts = Counter(rows[s.key].status.value for segments in conversations for s in segments if s.key in rows)
-    chains = [
-        sum(estimated_seconds(s) for s in segments if s.key in rows and rows[s.key].status not in FINAL_FOR_RUN)
-        for segments in conversations
-    ]
-    remaining = sum(chains)
-    eta = max(remaining / max(1, ceiling), max(chains, default=0.0)) * speed if remaining else 0.0
-    return Snapshot(sum(len(c) for c in conversations), dict(counts), in_use, ceiling, eta)
 
 
 STATUSES = tuple(Status)

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch.lifecycle import NO_EVIDENCE, NO_MESSAGES, Row, Status
+from batch.lifecycle import FINAL_FOR_RUN, NO_EVIDENCE, NO_MESSAGES, Row, Status
 from batch.models import Segment
-from batch.planner import Agenda
-from batch.snapshot import Tally, take
+from batch.planner import Agenda, estimated_seconds
+from batch.snapshot import Snapshot, Tally
+
+
+def take(
+    conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row], *, in_use: int, ceiling: int, speed: float
+) -> Snapshot:
+    """The rule, from every row: counts per status; ETA = the remaining media seconds times the speed, spread over
+    the ceiling, but never less than the longest remaining conversation."""
+    counts = Counter(rows[s.key].status.value for segments in conversations for s in segments if s.key in rows)
+    chains = [
+        sum(estimated_seconds(s) for s in segments if s.key in rows and rows[s.key].status not in FINAL_FOR_RUN)
+        for segments in conversations
+    ]
+    remaining = sum(chains)
+    eta = max(remaining / max(1, ceiling), max(chains, default=0.0)) * speed if remaining else 0.0
+    return Snapshot(sum(len(c) for c in conversations), dict(counts), in_use, ceiling, eta)
+
 
 SHAPES = st.lists(st.lists(st.integers(1, 500), min_size=1, max_size=4), min_size=1, max_size=8)
 
