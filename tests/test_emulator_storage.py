@@ -144,6 +144,7 @@ def test_kept_media_wait_for_their_jobs(tmp_path: Path) -> None:
     info = probe(data)
     backend = open_durable(settings, ManualClock(), T0, tmp_path)
     path = backend.keep_media(data, info.sha256)
+    assert path is not None
     assert path.read_bytes() == data and stat.S_IMODE(path.stat().st_mode) == 0o600
     job_id = backend.submit(media=info, utterances=(), topics=(), params=AsyncParams(), media_path=path)["jobId"]
     (tmp_path / "media" / f".{info.sha256}.0000.part").write_bytes(b"half")  # a write a crash interrupted
@@ -158,6 +159,7 @@ def test_kept_media_wait_for_their_jobs(tmp_path: Path) -> None:
     assert backend.jobs[job_id].status is JobStatus.COMPLETED and not path.exists()
     backend.settings.concurrency_limit = 0
     path = backend.keep_media(data, info.sha256)
+    assert path is not None
     with pytest.raises(TooManyJobs):
         backend.submit(media=info, utterances=(), topics=(), params=AsyncParams(), media_path=path)
     assert not path.exists()

@@ -22,6 +22,7 @@ from aiohttp import web
 from batch.emulator import recognition, views
 from batch.emulator.backend import Backend, Settings
 from batch.emulator.clock import Clock, ManualClock, SystemClock
+from batch.emulator.cluster.account import SharedBackend, open_shared
 from batch.emulator.control import control
 from batch.emulator.corpus import DEFAULT_CORPUS, CorpusIndex
 from batch.emulator.durable import DurableBackend, open_durable
@@ -200,6 +201,21 @@ async def _deliver_webhooks(emu: Emulator) -> None:
         )
 
 
+async def _take_webhooks(emu: Emulator, interval: float) -> None:
+    """Shared database: take the webhooks the workers queued (each once, by one server) and send them in order.
+    Rule: like `_progress`, a failing round is logged and retried; this loop never ends by itself."""
+    backend = emu.backend
+    assert isinstance(backend, SharedBackend)
+    while True:
+        try:
+            for transition in backend.take_webhooks():
+                emu.webhooks.put_nowait(transition)
+        except Exception:
+            LOG.exception("taking queued webhooks from the database failed; retrying")
+            await asyncio.sleep(max(interval, 1.0))
+        await asyncio.sleep(max(interval, 0.2))
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -209,18 +225,26 @@ def create_app(
     wall_epoch: float | None = None,
     tick_seconds: float = 0.05,
     data_dir: Path | None = None,
+    database: str | None = None,
 ) -> web.Application:
     """An emulator application. Seams: settings, faults, clock (ManualClock enables /_emulator/clock).
 
     With `data_dir` the account is kept there and restored from it (durable.py; StorageError if unusable);
-    without, it lives in memory only."""
+    without, it lives in memory only. With `database` (a URL) the account lives in a database shared with other
+    servers and with speech workers, which do the processing (cluster/; DatabaseError if unusable)."""
     clock = clock or SystemClock()
     settings = settings or Settings()
     if settings.mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
     wall = time.time() if wall_epoch is None else wall_epoch
-    backend = Backend(settings, clock, wall) if data_dir is None else open_durable(settings, clock, wall, data_dir)
-    if settings.mode == "real":
+    backend: Backend
+    if database is not None:
+        backend = open_shared(settings, clock, wall, database)
+    elif data_dir is not None:
+        backend = open_durable(settings, clock, wall, data_dir)
+    else:
+        backend = Backend(settings, clock, wall)
+    if settings.mode == "real" and database is None:
         recognition.check_models()  # one sentence naming the missing package, before anything listens
         backend.recognition = recognition.Recognition(settings.workers)
     emu = Emulator(
@@ -237,6 +261,8 @@ def create_app(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         emu.session = aiohttp.ClientSession()
         tasks = [asyncio.create_task(_progress(emu, tick_seconds)), asyncio.create_task(_deliver_webhooks(emu))]
+        if database is not None:  # the workers' transitions reach the webhooks through the database
+            tasks.append(asyncio.create_task(_take_webhooks(emu, tick_seconds)))
         yield
         for task in tasks:
             task.cancel()
@@ -248,7 +274,7 @@ def create_app(
             backend.recognition.close()
         if backend.own_media and backend.kept is not None:
             shutil.rmtree(backend.kept.folder, ignore_errors=True)
-        if isinstance(backend, DurableBackend):
+        if isinstance(backend, DurableBackend | SharedBackend):
             backend.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -208,7 +208,21 @@ class Backend:
         self.outbox.append(Transition(job.id, JobStatus.SCHEDULED, params.webhook_url))
         return {"conversationId": conv.id, "jobId": job.id}
 
-    def keep_media(self, data: bytes, sha256: str) -> Path:
+    def records(self) -> tuple[list[Conversation], dict[str, Job]]:
+        """Every conversation and every job (by submission order), for the control plane's views."""
+        self.advance()
+        return list(self.conversations.values()), self.jobs
+
+    def counters(self) -> dict[str, int]:
+        """The control plane's counters: this server's, and the jobs not yet ended."""
+        self.advance()
+        return dict(self.stats) | {"active_jobs": self.active_jobs()}
+
+    def hears_media(self) -> bool:
+        """Real mode: every medium is recognised (none is looked up in the corpus)."""
+        return self.recognition is not None
+
+    def keep_media(self, data: bytes, sha256: str) -> Path | None:
         """The upload stored by content (once, atomically; mediastore.py) for a worker process to read. Without
         a data dir the store is a private temporary folder of this backend's."""
         if self.kept is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -18,6 +19,8 @@ from aiohttp import web
 
 from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
+from batch.emulator.cluster.commands import DATABASE_ENV, queue_main, worker_main
+from batch.emulator.cluster.database import DatabaseError, redacted
 from batch.emulator.corpus import DEFAULT_CORPUS
 from batch.emulator.faults import FaultPlan, FaultSpecError
 from batch.emulator.storage import StorageError, StoreLocked
@@ -54,9 +57,7 @@ def parser() -> argparse.ArgumentParser:
         default="real",
         help="real: recognise and diarize every medium (default); scripted: answer from the corpus scripts",
     )
-    p.add_argument(
-        "--workers", type=int, default=None, help="real mode: speech worker processes (default: the cores)"
-    )
+    p.add_argument("--workers", type=int, default=None, help="real mode: speech worker processes (default: the cores)")
     p.add_argument("--seed", type=int, default=0, help="seed for ids, speaker numbering and faults (default 0)")
     p.add_argument("--token-ttl", type=float, default=defaults.token_ttl, help="token lifetime, s (default 86400)")
     p.add_argument(
@@ -73,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
         help="a non-loopback host the emulator may fetch URLs from and send webhooks to (repeatable)",
     )
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus folder with index.json")
+    p.add_argument(
+        "--database",
+        default=os.environ.get(DATABASE_ENV),
+        help=f"share the account with other servers and speech workers through this database: postgresql://... or"
+        f" sqlite:///file (default: ${DATABASE_ENV}; prefer it to keep a password out of the process list)",
+    )
     p.add_argument(
         "--data-dir",
         type=Path,
@@ -105,7 +112,9 @@ async def serve(args: argparse.Namespace, faults: FaultPlan) -> None:
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
-    app = create_app(settings_from(args), faults=faults, corpus_dir=args.corpus, data_dir=args.data_dir)
+    app = create_app(
+        settings_from(args), faults=faults, corpus_dir=args.corpus, data_dir=args.data_dir, database=args.database
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
@@ -114,28 +123,48 @@ async def serve(args: argparse.Namespace, faults: FaultPlan) -> None:
     port = server.sockets[0].getsockname()[1] if server is not None and hasattr(server, "sockets") else args.port
     host = f"[{args.host}]" if ":" in args.host else args.host
     kept = f" (data kept in {args.data_dir})" if args.data_dir is not None else ""
+    if args.database is not None:
+        kept = f" (account shared through {redacted(args.database)})"
     print(f"symbl-emulator listening on http://{host}:{port}{kept}", flush=True)
     await stop.wait()
     await runner.cleanup()
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`[serve] OPTIONS` (the API server), `worker OPTIONS` (a speech worker), `queue OPTIONS` (the queue)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"]:
+        return worker_main(argv[1:])
+    if argv[:1] == ["queue"]:
+        return queue_main(argv[1:])
+    return serve_main(argv[1:] if argv[:1] == ["serve"] else argv)
+
+
+def _invalid(args: argparse.Namespace) -> str | None:
+    """What is wrong with the server's options, in one sentence; None when nothing is."""
+    if args.database is not None and args.data_dir is not None:
+        return "give either --database (shared) or --data-dir (one server), not both"
+    for name in ("concurrency_limit", "time_scale", "token_ttl", "max_upload_bytes"):
+        if getattr(args, name) < 0:
+            return f"--{name.replace('_', '-')} must not be negative"
+    if args.workers is not None and args.workers < 1:
+        return "--workers must be at least 1"
+    return None
+
+
+def serve_main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    problem = _invalid(args)
     try:
         faults = FaultPlan.from_text(args.faults) if args.faults else FaultPlan()
     except FaultSpecError as exc:
-        print(f"symbl-emulator: {exc}", file=sys.stderr)
-        return 2
-    for name in ("concurrency_limit", "time_scale", "token_ttl", "max_upload_bytes"):
-        if getattr(args, name) < 0:
-            print(f"symbl-emulator: --{name.replace('_', '-')} must not be negative", file=sys.stderr)
-            return 2
-    if args.workers is not None and args.workers < 1:
-        print("symbl-emulator: --workers must be at least 1", file=sys.stderr)
+        problem = problem or str(exc)
+    if problem is not None:
+        print(f"symbl-emulator: {problem}", file=sys.stderr)
         return 2
     try:
         asyncio.run(serve(args, faults))
-    except SpeechError as exc:  # a model package missing or altered: one sentence, nothing served
+    except (SpeechError, DatabaseError) as exc:  # a model package missing, the shared database unusable
         print(f"symbl-emulator: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:  # the data directory is in use by another server, or unusable

@@ -12,9 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from batch.emulator import views
-from batch.emulator.backend import Backend, Settings
+from batch.emulator.backend import Settings
 from batch.emulator.errors import BadRequest
 from batch.emulator.faults import FaultPlan, FaultSpecError
+from batch.emulator.models import Conversation, Job
 from batch.emulator.requestlog import redacted_url
 from batch.emulator.runtime import EMULATOR
 
@@ -95,10 +96,8 @@ async def set_config(request: web.Request) -> web.Response:
 
 @control.get("/_emulator/stats")
 async def stats(request: web.Request) -> web.Response:
-    backend = request.app[EMULATOR].backend
-    backend.advance()
-    counters = {key: backend.stats.get(key, 0) for key in STAT_KEYS} | dict(backend.stats)
-    return web.json_response(counters | {"active_jobs": backend.active_jobs()})
+    counters = request.app[EMULATOR].backend.counters()
+    return web.json_response({key: counters.get(key, 0) for key in STAT_KEYS} | counters)
 
 
 @control.get("/_emulator/requests")
@@ -109,8 +108,7 @@ async def requests(request: web.Request) -> web.Response:
 @control.get("/_emulator/jobs")
 async def jobs(request: web.Request) -> web.Response:
     """Every job's timeline in clock seconds (submitted, started, ended, first reported ended) and its polls."""
-    backend = request.app[EMULATOR].backend
-    backend.advance()
+    _, every = request.app[EMULATOR].backend.records()
     return web.json_response(
         {
             "jobs": [
@@ -125,7 +123,7 @@ async def jobs(request: web.Request) -> web.Response:
                     "statusRequests": j.status_requests,
                     "failure": j.failure,
                 }
-                for j in backend.jobs.values()
+                for j in every.values()
             ]
         }
     )
@@ -133,24 +131,21 @@ async def jobs(request: web.Request) -> web.Response:
 
 @control.get("/_emulator/state")
 async def state(request: web.Request) -> web.Response:
-    backend = request.app[EMULATOR].backend
-    backend.advance()
+    convs, every = request.app[EMULATOR].backend.records()
     return web.json_response(
         {
-            "conversations": [_conversation_state(backend, cid) for cid in backend.conversations],
+            "conversations": [_conversation_state(conv, every) for conv in convs],
             "jobs": [
-                {"id": j.id, "conversationId": j.conversation_id, "status": j.status.value}
-                for j in backend.jobs.values()
+                {"id": j.id, "conversationId": j.conversation_id, "status": j.status.value} for j in every.values()
             ],
         }
     )
 
 
-def _conversation_state(backend: Backend, conversation_id: str) -> dict[str, Any]:
-    conv = backend.conversations[conversation_id]
+def _conversation_state(conv: Conversation, every: dict[str, Job]) -> dict[str, Any]:
     segments = []
     for job_id in conv.job_ids:
-        job = backend.jobs[job_id]
+        job = every[job_id]
         segments.append(
             {
                 "jobId": job.id,

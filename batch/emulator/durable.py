@@ -102,7 +102,7 @@ class DurableBackend(Backend):
             self.storage.put("meta", [("rng", rows.rng_out(self.rng))])
 
     # --- submissions and jobs -------------------------------------------------------------------------
-    def keep_media(self, data: bytes, sha256: str) -> Path:
+    def keep_media(self, data: bytes, sha256: str) -> Path | None:
         return self.media.put(sha256, data)
 
     def submit(self, *args: Any, **kwargs: Any) -> dict[str, str]:

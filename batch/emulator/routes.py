@@ -99,7 +99,7 @@ async def _submit(
 ) -> web.Response:
     backend = emu.backend
     conversation_id, will_fail = request.match_info.get("conversation_id"), request.get(FAULT) == "job_failed"
-    if backend.recognition is not None:  # real mode: every medium is heard, none is looked up
+    if backend.hears_media():  # real mode: every medium is heard, none is looked up
         if not parsed.language.lower().startswith("en"):
             raise BadRequest(
                 f"languageCode '{parsed.language}' cannot be recognised here: this server's speech model "

@@ -22,3 +22,20 @@ def mint(signing_key: bytes, app_id: str, expires_epoch: int) -> str:
     )
     signature = hmac.new(signing_key, head.encode(), hashlib.sha256).digest()
     return head + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+def verify(signing_key: bytes, app_id: str, value: str) -> int | None:
+    """The expiry (epoch seconds) of a token this key signed for `app_id`; None for anything else."""
+    parts = value.split(".")
+    if len(parts) != 3:
+        return None
+    expected = hmac.new(signing_key, (parts[0] + "." + parts[1]).encode(), hashlib.sha256).digest()
+    try:
+        signature = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, TypeError):
+        return None
+    if not hmac.compare_digest(signature, expected) or not isinstance(claims, dict) or claims.get("sub") != app_id:
+        return None
+    expires = claims.get("exp")
+    return expires if isinstance(expires, int) else None
