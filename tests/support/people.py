@@ -13,10 +13,7 @@ from tests.conftest import CORPUS
 from tests.engine.conftest import FAST, Emulator
 from tests.support.processes import FAST_API
 
-CAST = {
-    key: (p["name"], p["email"])
-    for key, p in tomllib.loads((CORPUS / "cast.toml").read_text())["people"].items()
-}
+CAST = {key: (p["name"], p["email"]) for key, p in tomllib.loads((CORPUS / "cast.toml").read_text())["people"].items()}
 
 
 def roster(keys: list[str], *, enrol: bool = True) -> str:
@@ -56,8 +53,6 @@ def corpus_truth() -> dict[str, str]:
         for u in json.loads(path.read_text())["utterances"]:
             truth[u["text"]] = CAST[u["speaker"]][1]
     return truth
-
-
 
 
 STANDUP = (
