@@ -27,7 +27,8 @@ from batch.emulator.models import Job
 from speech.models import Transcript
 
 CLAIM = (
-    "SELECT j.id FROM jobs j WHERE (j.status = 'scheduled' OR (j.status = 'in_progress' AND j.lease_expires < {now}))"
+    "SELECT j.id, j.attempts FROM jobs j"
+    " WHERE (j.status = 'scheduled' OR (j.status = 'in_progress' AND j.lease_expires < {now}))"
     " AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.conversation_id = j.conversation_id AND p.seq < j.seq"
     " AND p.status IN ('scheduled', 'in_progress')) ORDER BY j.seq LIMIT 1 {skip}"
 )
@@ -57,20 +58,19 @@ def claim(db: Database, owner: str, *, lease_seconds: float, max_attempts: int) 
                 return None
             job = records.load_job(tx, found[0][0])
             assert job is not None
-            (attempts,) = tx.execute("SELECT attempts FROM jobs WHERE id = %s", (job.id,))[0]
+            attempts = int(found[0][1])
             if attempts >= max_attempts:
                 reason = f"the job was abandoned by {attempts} workers in turn (each stopped while processing it)"
                 _end(tx, job, "failed", failure=reason)
                 continue
-            tx.execute(
+            (started,) = tx.execute(
                 "UPDATE jobs SET status = 'in_progress', lease_owner = %s, lease_expires = {now} + %s,"
-                " started_at = {now}, attempts = attempts + 1 WHERE id = %s",
+                " started_at = {now}, attempts = attempts + 1 WHERE id = %s RETURNING started_at",
                 (owner, lease_seconds, job.id),
-            )
+            )[0]
             if attempts == 0:
                 _outbox(tx, job, "in_progress")
             tx.execute("UPDATE workers SET current_job = %s, seen_at = {now} WHERE id = %s", (job.id, owner))
-            started = tx.execute("SELECT started_at FROM jobs WHERE id = %s", (job.id,))[0][0]
             job.started_at = float(started)
             return Claimed(job, attempts + 1)
 
