@@ -38,6 +38,31 @@ async def test_standalone_emulator_prints_its_url_and_serves_the_contract() -> N
         assert await asyncio.wait_for(proc.wait(), 20) == 0
 
 
+async def test_a_draining_server_keeps_serving_while_its_health_check_fails() -> None:
+    """--drain: after SIGTERM the server still answers (each answer closing its connection) while
+    /_emulator/health says 503; a second signal ends the drain early and the server exits 0."""
+    proc, base = await _start("--drain", "30", "--app-id", "me", "--app-secret", "s3cret")
+    grant = {"type": "application", "appId": "me", "appSecret": "s3cret"}
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/_emulator/health") as resp:
+                assert (resp.status, await resp.json()) == (200, {"status": "serving"})
+            proc.send_signal(signal.SIGTERM)
+            for _ in range(200):
+                async with http.get(f"{base}/_emulator/health") as resp:
+                    health = (resp.status, await resp.json())
+                if health[0] == 503:
+                    break
+                await asyncio.sleep(0.02)
+            assert health == (503, {"status": "draining"})
+            async with http.post(f"{base}/oauth2/token:generate", json=grant) as resp:
+                assert resp.status == 200 and resp.headers.get("Connection", "").lower() == "close"
+            assert proc.returncode is None
+    finally:
+        proc.send_signal(signal.SIGTERM)  # the second signal: stop now, not in 30 s
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
 async def test_bad_fault_specification_exits_2_with_one_sentence() -> None:
     """An invalid --faults is refused before listening: exit code 2 and a message naming the field."""
     proc = await asyncio.create_subprocess_exec(

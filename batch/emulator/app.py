@@ -73,6 +73,8 @@ async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
             }
         )
     emu.flush_transitions()
+    if emu.draining:  # stopping: the client's next request opens a new connection (to a server that stays)
+        response.force_close()
     return response
 
 

@@ -3,13 +3,16 @@
 Exit codes: 0 stopped (SIGINT, SIGTERM or SIGHUP: stopping is how a server ends, so a stop is no failure);
 2 bad options or models missing; 3 the data directory is in use by another server.
 Rule: the stop signals are handled by the loop from the start, before the app is built (loading a real-mode
-backend takes a while), so one that arrives early still stops the server cleanly; any later one is a no-op.
+backend takes a while), so one that arrives early still stops the server cleanly. With `--drain S` the first
+one starts S seconds of lame duck (serving, health 503, connections closed after each answer) and a second ends
+them early; then the server stops listening and finishes the requests in progress.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -23,6 +26,7 @@ from batch.emulator.cluster.commands import DATABASE_ENV, queue_main, worker_mai
 from batch.emulator.cluster.database import DatabaseError, redacted
 from batch.emulator.corpus import DEFAULT_CORPUS
 from batch.emulator.faults import FaultPlan, FaultSpecError
+from batch.emulator.runtime import EMULATOR
 from batch.emulator.storage import StorageError, StoreLocked
 from speech.errors import SpeechError
 
@@ -81,6 +85,13 @@ def parser() -> argparse.ArgumentParser:
         f" sqlite:///file (default: ${DATABASE_ENV}; prefer it to keep a password out of the process list)",
     )
     p.add_argument(
+        "--drain",
+        type=float,
+        default=0.0,
+        help="on a stop signal, keep serving this many seconds while GET /_emulator/health answers 503, so a"
+        " load balancer stops sending first (default 0; behind a balancer: more than its health-check interval)",
+    )
+    p.add_argument(
         "--data-dir",
         type=Path,
         default=None,
@@ -127,7 +138,12 @@ async def serve(args: argparse.Namespace, faults: FaultPlan) -> None:
         kept = f" (account shared through {redacted(args.database)})"
     print(f"symbl-emulator listening on http://{host}:{port}{kept}", flush=True)
     await stop.wait()
-    await runner.cleanup()
+    if args.drain > 0:  # lame duck: still serving, health says 503, every answer closes its connection
+        app[EMULATOR].draining = True
+        stop.clear()
+        with contextlib.suppress(TimeoutError):  # a second stop signal ends the drain early
+            await asyncio.wait_for(stop.wait(), args.drain)
+    await runner.cleanup()  # stops listening, then lets the requests in progress finish (aiohttp: up to 60 s)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +160,7 @@ def _invalid(args: argparse.Namespace) -> str | None:
     """What is wrong with the server's options, in one sentence; None when nothing is."""
     if args.database is not None and args.data_dir is not None:
         return "give either --database (shared) or --data-dir (one server), not both"
-    for name in ("concurrency_limit", "time_scale", "token_ttl", "max_upload_bytes"):
+    for name in ("concurrency_limit", "time_scale", "token_ttl", "max_upload_bytes", "drain"):
         if getattr(args, name) < 0:
             return f"--{name.replace('_', '-')} must not be negative"
     if args.workers is not None and args.workers < 1:

@@ -1,7 +1,7 @@
 """The control plane under /_emulator/ (not part of the Symbl contract; the client never needs it).
 
-POST reset · GET/POST config · GET stats · GET requests · GET jobs · GET state ·
-POST clock {"advance": s} (manual clock).
+GET health (200 serving, 503 draining: a load balancer's health check) · POST reset · GET/POST config ·
+GET stats · GET requests · GET jobs · GET state · POST clock {"advance": s} (manual clock).
 """
 
 from __future__ import annotations
@@ -55,6 +55,14 @@ async def _object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     return body
+
+
+@control.get("/_emulator/health")
+async def health(request: web.Request) -> web.Response:
+    """200 while the server takes requests; 503 once it is stopping (draining), so a balancer sends no more."""
+    if request.app[EMULATOR].draining:
+        return web.json_response({"status": "draining"}, status=503)
+    return web.json_response({"status": "serving"})
 
 
 @control.post("/_emulator/reset")

@@ -28,6 +28,7 @@ class Emulator:
     webhooks: asyncio.Queue[Transition] = field(default_factory=asyncio.Queue)
     session: aiohttp.ClientSession | None = None
     late: set[asyncio.Task[None]] = field(default_factory=set)  # requests acted on later (the act_late fault)
+    draining: bool = False  # stopping: still serving, but GET /_emulator/health answers 503 and connections close
 
     def flush_transitions(self) -> None:
         """Hand every transition recorded by the backend to the webhook worker, in order."""

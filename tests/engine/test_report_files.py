@@ -59,4 +59,4 @@ def test_the_terminal_summary_lists_what_was_not_saved_when_all_would_not_fit(tm
     )
     shown = stdout.getvalue()
     assert "c7/1" in shown and "c90/1" in shown and "c8/1" not in shown
-    assert f"{SUMMARY_ROWS + 38:,} more segments in report.md" in shown.replace("\n", " ").replace("  ", " ")
+    assert f"{SUMMARY_ROWS + 38:,} more segments in report.md" in " ".join(shown.split())
