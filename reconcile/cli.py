@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -40,8 +41,15 @@ class EmbeddedServer:
     start: Callable[[batch.Manifest, Path | None, str], AbstractAsyncContextManager[batch.Manifest]]
 
 
+VOICE_CACHE = "SYMBL_VOICE_CACHE"  # a folder where voice embeddings are kept and found again by content
+
+
 def embedder_or_none(use_voice: bool) -> Embedder | None:
-    return Embedder() if use_voice and available() else None
+    """The embedder when voice is used and available; `$SYMBL_VOICE_CACHE`, when set, is its cache folder."""
+    if not (use_voice and available()):
+        return None
+    folder = os.environ.get(VOICE_CACHE)
+    return Embedder(cache=Path(folder).expanduser() if folder else None)
 
 
 def _counted(found: dict[str, int]) -> str:

@@ -9,7 +9,7 @@ import sys
 
 import aiohttp
 
-from tests.conftest import ROOT
+from tests.support.server import ROOT
 
 
 async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str]:

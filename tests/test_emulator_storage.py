@@ -1,6 +1,6 @@
 """The emulator's data directory: every record survives a restart, ids never repeat, unfinished jobs run again.
 
-Servers are real aiohttp applications on loopback driven by raw HTTP (tests.conftest.Api); a restart is closing
+Servers are real aiohttp applications on loopback driven by raw HTTP (tests.support.server.Api); a restart is closing
 one application and creating another on the same directory, with a fresh manual clock and a later wall clock.
 """
 
@@ -26,7 +26,7 @@ from batch.emulator.media import MediaInfo, probe
 from batch.emulator.models import Insight, Job, JobStatus, Message, Token, Word
 from batch.emulator.params import AsyncParams, parse
 from batch.emulator.views import iso
-from tests.conftest import APP_ID, APP_SECRET, CORPUS, Api, media
+from tests.support.server import APP_ID, APP_SECRET, CORPUS, Api, media
 
 DIARIZE = {"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "2", "detectPhrases": "true"}
 PART1, PART2 = media("standup-part1.wav"), media("standup-part2.wav")

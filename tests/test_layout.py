@@ -12,7 +12,7 @@ import tomllib
 import wave
 
 import batch
-from tests.conftest import CORPUS, ROOT
+from tests.support.server import CORPUS, ROOT
 
 
 def test_emulator_contract_forbids_every_client_module() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from reconcile.voice import audio
 from reconcile.voice.embedder import Embedder, available
 from speech.voice.fbank import fbank
-from tests.conftest import CORPUS
+from tests.support.server import CORPUS
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime) is not installed")
 
@@ -66,3 +67,28 @@ def test_alignment_finds_the_offset_of_the_first_message() -> None:
 def test_too_little_speech_gives_no_embedding(embedder: Embedder) -> None:
     """Less than a second of speech is not embedded."""
     assert embedder.embed(np.zeros(8000, dtype=np.float32)) is None
+
+
+def _vector(embedder: Embedder, samples: np.ndarray) -> np.ndarray:
+    vector = embedder.embed(samples)
+    assert vector is not None
+    return vector
+
+
+def test_the_cache_gives_back_what_the_model_computes_and_ignores_a_damaged_entry(tmp_path: Path) -> None:
+    """The same speech is embedded once: a second embedder over the folder finds the vector (equal to the one
+    computed without a cache), a damaged entry is computed again and rewritten, and other speech is another key."""
+    samples = audio.read_wav(CORPUS / "enrol" / "john.wav")
+    assert samples is not None
+    plain = Embedder().embed(samples)
+    first, second = Embedder(cache=tmp_path), Embedder(cache=tmp_path)
+    assert plain is not None and np.array_equal(_vector(first, samples), plain)
+    assert np.array_equal(_vector(second, samples), plain)
+    model = second.cache
+    assert model is not None and (model.hits, model.misses) == (1, 0)
+    (entry,) = tmp_path.glob("*/*.npy")
+    entry.write_bytes(b"not an array")
+    assert np.array_equal(_vector(second, samples), plain) and model.misses == 1
+    assert np.array_equal(_vector(Embedder(cache=tmp_path), samples), plain)  # rewritten whole
+    other = samples[: len(samples) // 2]
+    assert not np.array_equal(_vector(second, other), plain) and len(list(tmp_path.glob("*/*.npy"))) == 2

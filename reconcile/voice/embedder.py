@@ -17,6 +17,7 @@ import numpy as np
 from reconcile.errors import VoiceUnavailable
 from reconcile.voice.audio import read_audio
 from speech.voice import model
+from speech.voice.cache import EmbeddingCache
 from speech.voice.model import MIN_SECONDS, MODEL, SpeakerModel
 
 
@@ -26,12 +27,18 @@ def available() -> bool:
 
 
 class Embedder:
-    def __init__(self, path: Path = MODEL, *, threads: int = 2) -> None:
+    def __init__(self, path: Path = MODEL, *, threads: int = 2, cache: Path | None = None) -> None:
+        """`cache`: a folder keeping every embedding computed, found again by content (off by default: it holds
+        voice embeddings that `reconcile forget` cannot reach; see `speech.voice.cache`)."""
         if not available():
             raise VoiceUnavailable("voice evidence needs the `voice` extra: pip install 'symbl-batch[voice]'")
-        self._model = SpeakerModel(path, threads=threads)
+        self._model = SpeakerModel(path, threads=threads, cache=cache)
         self._files: dict[tuple[str, int, int], np.ndarray | None] = {}
         self._problems: dict[str, str] = {}
+
+    @property
+    def cache(self) -> EmbeddingCache | None:
+        return self._model.cache
 
     def embed_file(self, path: Path) -> np.ndarray | None:
         """The embedding of a whole medium (an enrolment sample: any format the run accepts), computed once per

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from speech.errors import ModelMissing
+from speech.voice.cache import EmbeddingCache
 from speech.voice.fbank import RATE, SHIFT, fbank_raw
 
 MODEL = Path(__file__).with_name("campp.onnx")
@@ -44,10 +45,12 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 
 class SpeakerModel:
-    """One onnxruntime session of CAM++ (192-d). `threads` is onnxruntime's intra-op thread count."""
+    """One onnxruntime session of CAM++ (192-d). `threads` is onnxruntime's intra-op thread count; `cache`, a
+    folder where `embed` keeps what it computed and finds it again (`speech.voice.cache`; None: no cache)."""
 
-    def __init__(self, model: Path = MODEL, *, threads: int = 1) -> None:
+    def __init__(self, model: Path = MODEL, *, threads: int = 1, cache: Path | None = None) -> None:
         require()
+        self.cache = EmbeddingCache(cache, model) if cache is not None else None
         import onnxruntime  # noqa: PLC0415 - optional dependency, imported only when voice is used
 
         options = onnxruntime.SessionOptions()
@@ -63,6 +66,16 @@ class SpeakerModel:
         """A unit vector for this speech, or None when there is less than a second of it."""
         if len(samples) < MIN_SECONDS * RATE:
             return None
+        if self.cache is None:
+            return self._embed(samples)
+        key = self.cache.key(samples)
+        found = self.cache.get(key)
+        if found is None:
+            found = self._embed(samples)
+            self.cache.put(key, found)
+        return found
+
+    def _embed(self, samples: np.ndarray) -> np.ndarray:
         step = int(WINDOW_SECONDS * RATE)
         windows = [samples[i : i + step] for i in range(0, len(samples), step)]
         windows = [w for w in windows if len(w) >= MIN_SECONDS * RATE]

@@ -28,8 +28,8 @@ from batch.client import RetryPolicy
 from batch.flow import Timing
 from tests.benchmarks import memory, picture, strategies
 from tests.benchmarks.measure import control, measure
-from tests.conftest import ROOT
 from tests.support.processes import EmulatorProcess, start_emulator
+from tests.support.server import ROOT
 
 APP = ("bench-app", "bench-secret")
 RATE = 1000  # samples per second of the generated media: small files, real WAV headers, real durations

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from batch.emulator.cli import main
-from tests.conftest import CORPUS, ROOT
 from tests.support.processes import FAST_API, run_cli, start_emulator
+from tests.support.server import CORPUS, ROOT
 
 
 def test_options_that_cannot_work_are_refused_in_one_sentence(

@@ -21,10 +21,10 @@ import orjson
 import pytest
 
 from batch.emulator.cluster.database import Database, open_database
-from tests.conftest import ROOT
 from tests.support.balancer import Balancer
 from tests.support.outputs import outputs_equal_server
 from tests.support.processes import FAST_API, EmulatorProcess, run_cli, start_emulator
+from tests.support.server import ROOT
 
 LIMIT, CONVERSATIONS, APPENDED = 5, 150, 50  # 150 conversations, 50 of them with an append: 200 recordings
 RATE = 16_000

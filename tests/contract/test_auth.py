@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from tests.conftest import APP_ID, APP_SECRET, MakeApi
+from tests.support.server import APP_ID, APP_SECRET, MakeApi
 
 TOKEN_INVALID = {"message": "Token validation failed for provided token."}
 GRANT = {"type": "application", "appId": APP_ID, "appSecret": APP_SECRET}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import APP_SECRET, Api, MakeApi, media
+from tests.support.server import APP_SECRET, Api, MakeApi, media
 
 WAV = media("solo-memo.wav")
 

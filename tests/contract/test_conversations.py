@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, media
+from tests.support.server import Api, media
 
 DIARIZE = {"enableSpeakerDiarization": "true", "diarizationSpeakerCount": "2"}
 

@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 
 from batch.emulator.faults import FaultPlan, FaultSpecError
-from tests.conftest import Api, MakeApi, media
+from tests.support.server import Api, MakeApi, media
+from tests.support.waiting import eventually
 
 WAV = media("solo-memo.wav")
 SUBMIT = "POST /v1/process/audio"
@@ -69,8 +70,7 @@ async def test_slow_answer_after_acting(make_api: MakeApi) -> None:
         await api.http.post(
             "/v1/process/audio", data=WAV.read_bytes(), headers=api.auth, timeout=aiohttp.ClientTimeout(total=0.2)
         )
-    await asyncio.sleep(0.5)
-    assert (await api.control("stats"))["jobs_submitted"] == 1
+    await eventually(lambda: api.control("stats"), lambda s: s["jobs_submitted"] == 1, what="the job")
 
 
 async def test_token_expiry_fault(make_api: MakeApi) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import CORPUS, Api, media
+from tests.support.server import CORPUS, Api, media
 
 SPEAKERS = json.loads((CORPUS / "scripts" / "standup-part1.json").read_text())
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.conftest import Api, MakeApi, media
+from tests.support.server import Api, MakeApi, media
 
 WAV = media("solo-memo.wav")
 MP4 = media("video-brief.mp4")

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from batch.store import Store
-from tests.conftest import ROOT
 from tests.support.demo import DEMO_SHAPE
 from tests.support.outputs import outputs_equal_server
 from tests.support.processes import SCRIPTED, EmulatorProcess, demo_copy, run_cli, start_emulator
+from tests.support.server import ROOT
 
 
 @pytest.mark.timeout(420)  # real speech processing of the whole corpus, on a CI machine that may be busy

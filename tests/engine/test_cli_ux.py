@@ -16,9 +16,9 @@ import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tests.conftest import ROOT
 from tests.support.demo import DEMO_SHAPE
 from tests.support.processes import SCRIPTED, EmulatorProcess, cli, demo_copy, run_cli, start_emulator
+from tests.support.server import ROOT
 
 
 async def test_dry_run_sends_nothing_and_prints_the_plan(tmp_path: Path, emulator: EmulatorProcess) -> None:

@@ -17,8 +17,9 @@ from aiohttp import web
 
 from batch import Event, LockedError, StateWriteError, load_manifest, open_run
 from batch.hooks import Finished
-from tests.conftest import CORPUS
-from tests.engine.conftest import FAST, MakeEmulator, write_manifest
+from tests.support.emulator import FAST, MakeEmulator, write_manifest
+from tests.support.server import CORPUS
+from tests.support.waiting import eventually
 
 MEDIA = CORPUS / "media"
 
@@ -223,7 +224,7 @@ async def test_a_retry_finds_its_earlier_try_before_sending_again(make_emulator:
     options = replace(FAST, timing=replace(FAST.timing, undecided_after=0.1, speed_guess=0.0001, max_attempts=1))
     first = await emu.run(manifest, options=options)
     assert first.segments[0]["status"] == "failed" and "never took effect" in first.segments[0]["error"]
-    await asyncio.sleep(1.5)  # the late create lands
+    await eventually(lambda: emu.control("stats"), lambda s: s["jobs_completed"] == 1, what="the late create's job")
     second = await emu.run(manifest, options=options)
     assert second.ok
     assert (await emu.control("stats"))["conversations_created"] == 1

@@ -16,10 +16,10 @@ from aiohttp.test_utils import TestServer
 from batch import Event, load_manifest, open_run
 from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
-from tests.conftest import CORPUS, ROOT
-from tests.engine.conftest import APP_ID, APP_SECRET, FAST, write_manifest
 from tests.support.demo import DEMO_SHAPE
+from tests.support.emulator import APP_ID, APP_SECRET, FAST, write_manifest
 from tests.support.processes import SCRIPTED, cli, run_cli
+from tests.support.server import CORPUS, ROOT
 
 DEMO = ROOT / "manifests" / "demo.toml"
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batch import InputError, jsonl, load_manifest
-from tests.conftest import CORPUS, ROOT
+from tests.support.server import CORPUS, ROOT
 
 EXAMPLES = sorted((ROOT / "manifests").glob("*.toml")) + sorted((ROOT / "manifests").glob("*.jsonl"))
 WAV = CORPUS / "media" / "solo-memo.wav"

@@ -13,8 +13,8 @@ from pathlib import Path
 from batch import load_manifest
 from batch.schema import ReconcileIn
 from reconcile import Settings
-from tests.conftest import ROOT
 from tests.support.processes import EmulatorProcess, start_emulator
+from tests.support.server import ROOT
 
 
 def library_example() -> str:

@@ -18,10 +18,10 @@ from batch import LockedError, load_manifest, open_run
 from batch.client import RetryPolicy
 from batch.saving import SAVE_ROUNDS
 from batch.webhooks import Receiver, path_secret
-from tests.conftest import ROOT
-from tests.engine.conftest import FAST, SINGLES, MakeEmulator, write_manifest
 from tests.support.demo import DEMO_SHAPE
+from tests.support.emulator import FAST, SINGLES, MakeEmulator, write_manifest
 from tests.support.outputs import outputs_equal_server
+from tests.support.server import ROOT
 
 DEMO = ROOT / "manifests" / "demo.toml"
 

@@ -14,10 +14,10 @@ from batch import load_manifest, open_run
 from reconcile import Ledger, Settings, available, read_review, reconcile_conversation
 from reconcile.cli import _reconcile_all
 from reconcile.voice.embedder import Embedder
-from tests.conftest import CORPUS, ROOT
-from tests.engine.conftest import FAST, MakeEmulator
+from tests.support.emulator import FAST, MakeEmulator
 from tests.support.people import CAST, roster, run_with_reconcile, seed_manifest
 from tests.support.processes import cli, run_cli, start_emulator
+from tests.support.server import CORPUS, ROOT
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime) is not installed")
 

@@ -16,7 +16,7 @@ from batch import SymblClient, load_manifest, open_run
 from batch.emulator.faults import FaultPlan
 from reconcile import ApplyError, Ledger, Operation
 from reconcile.apply import MAX_SENDS, apply_and_confirm, verify
-from tests.engine.conftest import FAST, Emulator, MakeEmulator, write_manifest
+from tests.support.emulator import FAST, Emulator, MakeEmulator, write_manifest
 
 MEMBER_PUT = "PUT /v1/conversations/*/members/*"
 JOHN, ALICE = ("John Doe", "john@example.com"), ("Alice Walker", "alice@example.com")

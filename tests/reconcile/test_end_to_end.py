@@ -12,9 +12,9 @@ import pytest
 from batch import load_manifest, open_run
 from reconcile import Ledger, Settings, available, reconcile_conversation
 from reconcile.voice.embedder import Embedder
-from tests.conftest import CORPUS, ROOT
-from tests.engine.conftest import FAST, Emulator, MakeEmulator
+from tests.support.emulator import FAST, Emulator, MakeEmulator
 from tests.support.people import CAST, corpus_truth, roster, run_with_reconcile, seed_manifest
+from tests.support.server import CORPUS, ROOT
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime) is not installed")
 

@@ -17,7 +17,7 @@ from batch.logs import level
 from batch.progress import Output
 from batch.report import Reconciled, Report, markdown, reconciled_from
 from reconcile import available
-from tests.engine.conftest import MakeEmulator, write_manifest
+from tests.support.emulator import MakeEmulator, write_manifest
 from tests.support.people import people_manifest
 from tests.support.processes import SCRIPTED, EmulatorProcess, cli, run_cli, start_emulator
 

@@ -18,9 +18,9 @@ import pytest
 from batch import load_manifest
 from reconcile import Ledger, available, read_review
 from reconcile.cli import _reconcile_all
-from tests.conftest import CORPUS
-from tests.engine.conftest import MakeEmulator
+from tests.support.emulator import MakeEmulator
 from tests.support.people import CAST, corpus_truth, roster, run_with_reconcile
+from tests.support.server import CORPUS
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime, PyAV) is not installed")
 JOHN, ALICE, MAY = (CAST[k][1] for k in ("john", "alice", "may"))

@@ -12,8 +12,8 @@ import pytest
 from batch import InputError, load_manifest
 from reconcile.voice import audio
 from reconcile.voice.embedder import Embedder, available
-from tests.conftest import CORPUS
 from tests.speech import formats
+from tests.support.server import CORPUS
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime, PyAV) is not installed")
 SOURCE = CORPUS / "enrol" / "john.wav"  # 16 kHz mono 16-bit, 10 s of one speaker

@@ -17,8 +17,8 @@ from aiohttp import web
 from batch import Broken, Event, SymblClient, Unreachable, load_manifest, open_run
 from batch.client import RetryPolicy
 from batch.webhooks import path_secret
-from tests.conftest import CORPUS
-from tests.engine.conftest import FAST
+from tests.support.emulator import FAST
+from tests.support.server import CORPUS
 
 SECRET = "app-SECRET-value-0123456789"
 TOKEN = "tok-" + "T" * 40

@@ -19,8 +19,8 @@ from batch import InputError, StateError, Store, load_manifest, open_run
 from batch.status import read as read_status
 from reconcile import Answer, Candidate, Member, Quote, ReviewError, ReviewItem, read_review
 from reconcile.review import render
-from tests.conftest import CORPUS
 from tests.support.processes import cli
+from tests.support.server import CORPUS
 
 SEG = '[[conversations]]\nid = "c"\n  [[conversations.segments]]\nfile = "a.wav"\n'
 KEYS = (

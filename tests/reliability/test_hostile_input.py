@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from batch import InputError, StateError, Store, load_manifest
 from batch.planner import estimated_seconds
-from tests.conftest import CORPUS
+from tests.support.server import CORPUS
 
 CASES = [
     (

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from batch import load_manifest, open_run
 from batch.flow import Timing
-from tests.conftest import CORPUS
-from tests.engine.conftest import FAST
+from tests.support.emulator import FAST
+from tests.support.server import CORPUS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JOB = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"

@@ -15,9 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import ROOT
 from tests.support.demo import DEMO_SHAPE
 from tests.support.processes import EmulatorProcess, cli, demo_copy, run_cli, start_emulator
+from tests.support.server import ROOT
 
 RESUMABLE = "the state is consistent, run the same command again to resume"
 

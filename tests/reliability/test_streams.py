@@ -13,9 +13,9 @@ from typing import IO, Any
 
 from batch.events import Event
 from batch.progress import Output
-from tests.conftest import ROOT
 from tests.support.demo import DEMO_SHAPE
 from tests.support.processes import SCRIPTED, demo_copy
+from tests.support.server import ROOT
 
 FAST = (*SCRIPTED, "--no-reconcile")
 

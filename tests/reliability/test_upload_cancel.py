@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from batch import Store, load_manifest, open_run
-from tests.engine.conftest import FAST
+from tests.support.emulator import FAST
 
 TOKEN = "tok-" + "U" * 40
 

@@ -9,8 +9,8 @@ import pytest
 
 from speech import decode
 from speech.errors import Undecodable
-from tests.conftest import CORPUS
 from tests.speech import formats
+from tests.support.server import CORPUS
 
 pytest.importorskip("av", reason="the speech extra (PyAV) is not installed")
 SOURCE = CORPUS / "media" / "interview.wav"

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from batch.emulator.runtime import EMULATOR
-from tests.conftest import APP_ID, APP_SECRET, CORPUS, Api, MakeApi
 from tests.speech import formats
+from tests.support.server import APP_ID, APP_SECRET, CORPUS, Api, MakeApi
 
 pytest.importorskip("faster_whisper", reason="the speech extra is not installed")
 

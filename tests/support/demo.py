@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from batch import load_manifest
-from tests.conftest import ROOT
+from tests.support.server import ROOT
 
 DEMO = ROOT / "manifests" / "demo.toml"
 

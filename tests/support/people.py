@@ -9,9 +9,9 @@ from typing import Any
 
 from batch import load_manifest, open_run
 from reconcile.cli import after_conversation_hook
-from tests.conftest import CORPUS
-from tests.engine.conftest import FAST, Emulator
+from tests.support.emulator import FAST, Emulator
 from tests.support.processes import FAST_API
+from tests.support.server import CORPUS
 
 CAST = {key: (p["name"], p["email"]) for key, p in tomllib.loads((CORPUS / "cast.toml").read_text())["people"].items()}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import CORPUS, ROOT
+from tests.support.server import CORPUS, ROOT
 
 APP = ("cli-app", "cli-secret")
 FAST_API = "poll_min = 0.05\npoll_cap = 0.3\nlost_answer_grace = 0.2\nundecided_after = 5\nprobe_after = 1"

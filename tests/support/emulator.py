@@ -1,15 +1,13 @@
-"""Engine fixtures: the real client and runner against the emulator on a loopback test server."""
+"""The real client and runner against the emulator on a loopback test server (`Emulator`, made by the
+`make_emulator` fixture through `make_emulator_with`), fast timing for tests (`FAST`) and manifests of corpus media
+(`write_manifest`)."""
 
 from __future__ import annotations
 
-import asyncio
-import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from batch import Event, Options, load_manifest, open_run
 from batch.client import RetryPolicy
@@ -18,8 +16,7 @@ from batch.emulator.backend import Settings
 from batch.emulator.faults import FaultPlan
 from batch.flow import Timing
 from batch.report import Report
-from tests.conftest import CORPUS
-from tests.support.processes import EmulatorProcess, start_emulator
+from tests.support.server import CORPUS
 
 APP_ID, APP_SECRET = "engine-app", "engine-secret"
 FAST = Options(
@@ -54,17 +51,9 @@ class Emulator:
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 
 
-@pytest.fixture
-async def emulator() -> AsyncIterator[EmulatorProcess]:
-    """The emulator as its own process (`python -m batch.emulator`, scripted), stopped with SIGTERM after."""
-    emu = await start_emulator("--time-scale", "0.02")
-    yield emu
-    emu.proc.send_signal(signal.SIGTERM)
-    await asyncio.wait_for(emu.proc.wait(), 20)
+def make_emulator_with(aiohttp_server: Any, aiohttp_client: Any) -> MakeEmulator:
+    """The factory behind the `make_emulator` fixture: the emulator app (scripted, fast) on a loopback server."""
 
-
-@pytest.fixture
-def make_emulator(aiohttp_server: Any, aiohttp_client: Any) -> MakeEmulator:
     async def make(*, faults: dict[str, Any] | None = None, **settings: Any) -> Emulator:
         base: dict[str, Any] = {"app_id": APP_ID, "app_secret": APP_SECRET, "time_scale": 0.005, "mode": "scripted"}
         base |= settings
