@@ -381,7 +381,9 @@ def by_voice(
     calibration: Calibration | None = None,
     *,
     unheard: int = 0,
+    allowed: frozenset[str] | None = None,
 ) -> str | None:
     """The person a voice is named as by its voice alone (person key -> cosine with their voice on file; `unheard`
-    people may be speaking with none), or None: the planner's rule, for measuring it (reconset/odds.py)."""
-    return _Judge(settings or Settings(), calibration or default(), unheard).strong(scores)
+    people may be speaking with none; `allowed`, the conversation's listed participants, None: anyone on file),
+    or None: the planner's rule, for measuring it (reconset/odds.py)."""
+    return _Judge(settings or Settings(), calibration or default(), unheard, allowed).strong(scores)

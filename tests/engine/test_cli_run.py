@@ -7,7 +7,7 @@ import json
 import os
 import re
 import signal
-import sys
+from asyncio.subprocess import DEVNULL
 from collections import Counter
 from pathlib import Path
 
@@ -16,8 +16,7 @@ import pytest
 from batch.store import Store
 from tests.support.demo import DEMO_SHAPE
 from tests.support.outputs import outputs_equal_server
-from tests.support.processes import SCRIPTED, EmulatorProcess, demo_copy, run_cli, start_emulator
-from tests.support.server import ROOT
+from tests.support.processes import SCRIPTED, EmulatorProcess, demo_copy, run_cli, spawn_cli, start_emulator
 
 
 @pytest.mark.timeout(420)  # real speech processing of the whole corpus, on a CI machine that may be busy
@@ -78,17 +77,7 @@ async def test_failed_recordings_exit_1(tmp_path: Path) -> None:
 
 
 async def _run_until_killed(manifest: Path, env: dict[str, str], after_events: int) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.cli",
-        "run",
-        str(manifest),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env=env,
-    )
+    proc = await spawn_cli("run", str(manifest), env=env, stdout=DEVNULL)
     assert proc.stderr is not None
     seen = 0
     while seen < after_events:

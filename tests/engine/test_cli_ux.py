@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from tests.support.demo import DEMO_SHAPE
-from tests.support.processes import SCRIPTED, EmulatorProcess, cli, demo_copy, run_cli, start_emulator
+from tests.support.processes import SCRIPTED, EmulatorProcess, cli, demo_copy, run_cli, spawn_cli, start_emulator
 from tests.support.server import ROOT
 
 
@@ -64,18 +64,7 @@ async def test_status_reports_counts_and_failures(tmp_path: Path) -> None:
 
 
 async def _start_run(manifest: Path, env: dict[str, str], *extra: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.cli",
-        "run",
-        str(manifest),
-        *extra,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env=env,
-    )
+    return await spawn_cli("run", str(manifest), *extra, env=env)
 
 
 async def _wait_for_event(proc: asyncio.subprocess.Process, name: str) -> None:

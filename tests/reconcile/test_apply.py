@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import tomllib
+from asyncio.subprocess import DEVNULL
 from pathlib import Path
 
 import aiohttp
@@ -16,8 +16,8 @@ from reconcile.cli import _reconcile_all
 from reconcile.voice.embedder import Embedder
 from tests.support.emulator import FAST, MakeEmulator
 from tests.support.people import CAST, roster, run_with_reconcile, seed_manifest
-from tests.support.processes import cli, run_cli, start_emulator
-from tests.support.server import CORPUS, ROOT
+from tests.support.processes import cli, run_cli, spawn_cli, start_emulator
+from tests.support.server import CORPUS
 
 pytestmark = pytest.mark.skipif(not available(), reason="the voice extra (onnxruntime) is not installed")
 
@@ -33,18 +33,7 @@ async def test_killing_apply_between_puts_applies_every_operation_once(tmp_path:
         faults = {"faults": {"script": {"PUT /v1/conversations/*/members/*": ["pass", "slow"]}, "slow_seconds": 20}}
         async with aiohttp.ClientSession() as http:
             await http.post(f"{emu.base_url}/_emulator/config", json=faults)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "batch.cli",
-            "reconcile",
-            "apply",
-            str(manifest),
-            cwd=ROOT,
-            env=emu.env(),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        proc = await spawn_cli("reconcile", "apply", str(manifest), env=emu.env(), stdout=DEVNULL, stderr=DEVNULL)
         for _ in range(600):
             if (await emu.control("stats"))["member_updates"] >= 2:
                 break
@@ -148,24 +137,10 @@ async def test_without_voice_introductions_still_work_and_it_says_so(tmp_path: P
     try:
         manifest = seed_manifest(tmp_path)
         assert (await run_cli(str(manifest), "--no-reconcile", env=emu.env()))[0] == 0
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "batch.cli",
-            "reconcile",
-            "plan",
-            str(manifest),
-            "--no-voice",
-            cwd=ROOT,
-            env=emu.env(),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 120)
-        assert proc.returncode == 0, err.decode()
-        text = out.decode()
-        assert "(voice not used)" in text and "plan only" in text
-        assert "John Doe" in text and "May Lin" in text
+        code, out, err = await cli("reconcile", "plan", str(manifest), "--no-voice", env=emu.env())
+        assert code == 0, err
+        assert "(voice not used)" in out and "plan only" in out
+        assert "John Doe" in out and "May Lin" in out
         assert (await emu.control("stats"))["member_updates"] == 0  # plan sends nothing
     finally:
         emu.proc.terminate()

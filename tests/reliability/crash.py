@@ -12,8 +12,8 @@ import json
 import random
 import signal
 import sqlite3
-import sys
 import tempfile
+from asyncio.subprocess import DEVNULL
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +21,14 @@ import aiohttp
 
 from batch import load_manifest
 from tests.reliability.soak import check
-from tests.support.processes import demo_copy, start_emulator
+from tests.support.processes import demo_copy, spawn_cli, start_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ("crash-app", "crash-secret")
 
 
 async def _run(manifest: Path, env: dict[str, str], *, kill_after: float | None) -> int:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.cli",
-        "run",
-        str(manifest),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    proc = await spawn_cli("run", str(manifest), env=env, stdout=DEVNULL, stderr=DEVNULL)
     try:
         await asyncio.wait_for(proc.wait(), kill_after)
     except TimeoutError:

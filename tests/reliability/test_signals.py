@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
+from asyncio.subprocess import DEVNULL
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,8 +16,7 @@ import aiohttp
 import pytest
 
 from tests.support.demo import DEMO_SHAPE
-from tests.support.processes import EmulatorProcess, cli, demo_copy, run_cli, start_emulator
-from tests.support.server import ROOT
+from tests.support.processes import EmulatorProcess, cli, demo_copy, run_cli, spawn_cli, start_emulator
 
 RESUMABLE = "the state is consistent, run the same command again to resume"
 
@@ -32,18 +31,7 @@ async def emulator() -> AsyncIterator[EmulatorProcess]:
 
 async def _stopped(manifest: Path, env: dict[str, str], *signals: signal.Signals) -> tuple[int, str]:
     """Start `run MANIFEST`, send `signals` one after the other once the first job is submitted; exit code, stderr."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.cli",
-        "run",
-        str(manifest),
-        "--no-reconcile",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env=env,
-    )
+    proc = await spawn_cli("run", str(manifest), "--no-reconcile", env=env, stdout=DEVNULL)
     assert proc.stderr is not None
     seen: list[str] = []
     while not any('"event":"submitted"' in line for line in seen):

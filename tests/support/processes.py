@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import sys
+from asyncio.subprocess import PIPE
 from pathlib import Path
 from typing import Any
 
@@ -62,18 +63,19 @@ def demo_copy(tmp_path: Path) -> Path:
     return path
 
 
+async def spawn_cli(
+    *argv: str, env: dict[str, str] | None = None, stdout: int = PIPE, stderr: int = PIPE
+) -> asyncio.subprocess.Process:
+    """`python -m batch.cli ARGV...` started from the project's folder (the one way the tests spawn the CLI);
+    `stdout`/`stderr`: `asyncio.subprocess.PIPE` (default) or `DEVNULL`."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "batch.cli", *argv, stdout=stdout, stderr=stderr, cwd=ROOT, env=env
+    )
+
+
 async def cli(*argv: str, env: dict[str, str] | None = None, seconds: float = 120) -> tuple[int, str, str]:
     """`python -m batch.cli ARGV...` as a subprocess: its exit code, stdout and stderr."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch.cli",
-        *argv,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env=env,
-    )
+    proc = await spawn_cli(*argv, env=env)
     out, err = await asyncio.wait_for(proc.communicate(), seconds)
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")

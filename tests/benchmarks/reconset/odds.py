@@ -8,7 +8,11 @@ For each bar it prints, over every member sample of the calibration voices:
   is wrong — the case of half-enrolled rosters;
 - pairs of members of two people linked (probability >= same_person alone: an upper bound, the planner also
   weighs the other members of the segment), and pairs of one person's members linked;
-- members of two voices held back as mixed, and members of one voice held back by mistake.
+- members of two voices held back as mixed, and members of one voice held back by mistake;
+- with a participant list (`LISTED` people of the ten, drawn with a fixed seed, everyone on file): the speaker
+  listed (named right, wrong); listed without a sample (every name wrong); on file but not listed, a roster
+  person who came uninvited (a name is wrong unless it is them, which the planner would refuse as not listed);
+  a guest, neither listed nor on file (every name wrong).
 Each trial uses one of the enrolment samples per person; all trials are pooled.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import random
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -28,6 +33,39 @@ from reconcile.planner import MIN_MINORITY, Settings, by_voice
 from tests.benchmarks.reconset import calibrate, calibset
 
 BARS = (0.8, 0.9, 0.95, 0.97, 0.98)
+LISTED = 3  # participants listed per conversation in the listed trials (the evaluation's conversations list 2-4)
+
+
+def listed_trials(
+    members: Sequence[tuple[calibset.Spec, calibrate.Result]],
+    enrols: dict[str, list[np.ndarray]],
+    trials: int,
+    settings: Settings,
+) -> dict[str, float]:
+    """Shares of member samples named right and wrong when the conversation lists its participants (see the
+    module's docstring); the same seeded lists for every bar."""
+    calibration, draw = default(), random.Random(20241203)
+    people = sorted(enrols)
+    found = {key: 0 for key in ("listed_right", "listed_wrong", "listed_unheard_wrong", "uninvited_wrong")}
+    found["guest_wrong"] = 0
+    count = 0
+    for k in range(trials):
+        refs = {voice: vectors[k] for voice, vectors in enrols.items()}
+        for spec, result in members:
+            scores = {voice: float(result[0] @ ref) for voice, ref in refs.items()}
+            others = draw.sample([p for p in people if p != spec.voice], LISTED)
+            listed = frozenset([spec.voice, *others[: LISTED - 1]])
+            named = by_voice(scores, settings, calibration, allowed=listed)
+            found["listed_right"] += named == spec.voice
+            found["listed_wrong"] += named is not None and named != spec.voice
+            unheard = {key: c for key, c in scores.items() if key != spec.voice}
+            named = by_voice(unheard, settings, calibration, unheard=1, allowed=listed)
+            found["listed_unheard_wrong"] += named is not None
+            named = by_voice(scores, settings, calibration, allowed=frozenset(others))
+            found["uninvited_wrong"] += named is not None and named != spec.voice
+            found["guest_wrong"] += by_voice(unheard, settings, calibration, allowed=frozenset(others)) is not None
+            count += 1
+    return {key: value / count for key, value in found.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "closed_wrong": closed["wrong"] / total,
             "open_wrong": opened["wrong"] / total,
             "trials": total,
-        }
+        } | listed_trials(members, enrols, trials, settings)
     vectors = np.array([r[0] for _, r in members])
     between = vectors @ vectors.T
     voices = np.array([s.voice for s, _ in members])
