@@ -46,8 +46,7 @@ def listed_trials(
     module's docstring); the same seeded lists for every bar."""
     calibration, draw = default(), random.Random(20241203)
     people = sorted(enrols)
-    found = {key: 0 for key in ("listed_right", "listed_wrong", "listed_unheard_wrong", "uninvited_wrong")}
-    found["guest_wrong"] = 0
+    found = dict.fromkeys(("listed_right", "listed_wrong", "listed_unheard_wrong", "uninvited_wrong", "guest_wrong"), 0)
     count = 0
     for k in range(trials):
         refs = {voice: vectors[k] for voice, vectors in enrols.items()}
