@@ -57,6 +57,7 @@ def server(mode: str, corpus: Path, data: Path, log: Path) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=60)
+            process.stdout.close()
 
 
 def cli(args: Sequence[str], log: Path) -> int:
