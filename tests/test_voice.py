@@ -92,3 +92,14 @@ def test_the_cache_gives_back_what_the_model_computes_and_ignores_a_damaged_entr
     assert np.array_equal(_vector(Embedder(cache=tmp_path), samples), plain)  # rewritten whole
     other = samples[: len(samples) // 2]
     assert not np.array_equal(_vector(second, other), plain) and len(list(tmp_path.glob("*/*.npy"))) == 2
+
+
+def test_a_cache_that_cannot_be_written_is_only_an_aid(tmp_path: Path) -> None:
+    """A cache path that is a file (no folder can be made there): embedding works, nothing is left behind."""
+    samples = audio.read_wav(CORPUS / "enrol" / "john.wav")
+    assert samples is not None
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    embedder = Embedder(cache=blocked)
+    assert np.array_equal(_vector(embedder, samples), _vector(Embedder(), samples))
+    assert list(tmp_path.iterdir()) == [blocked] and blocked.read_text() == ""

@@ -12,6 +12,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -59,11 +60,14 @@ class EmbeddingCache:
 
     def put(self, key: str, vector: np.ndarray) -> None:
         """Store `vector` under `key`; a folder that cannot be written is left alone (the cache is an aid)."""
-        path = self._path(key)
+        path, temporary = self._path(key), None
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as out:
+                temporary = Path(out.name)
                 np.save(out, np.asarray(vector, dtype=np.float64), allow_pickle=False)
-            os.replace(out.name, path)
+            os.replace(temporary, path)
         except OSError:
-            return
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    temporary.unlink(missing_ok=True)
