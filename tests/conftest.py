@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from reconcile.cli import VOICE_CACHE
 from tests.support.emulator import MakeEmulator, make_emulator_with
 from tests.support.processes import EmulatorProcess, start_emulator
 from tests.support.server import Api, MakeApi, make_api_with
@@ -22,11 +23,11 @@ def _shared_voice_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     corpus is embedded once, not once per test (a hit is the vector the model computes; `tests/test_voice.py`
     shows it). A cache set by the caller is kept."""
     folder = tmp_path_factory.mktemp("voice-cache")
-    before = os.environ.get("SYMBL_VOICE_CACHE")
-    os.environ.setdefault("SYMBL_VOICE_CACHE", str(folder))
+    before = os.environ.get(VOICE_CACHE)
+    os.environ.setdefault(VOICE_CACHE, str(folder))
     yield folder
     if before is None:
-        os.environ.pop("SYMBL_VOICE_CACHE", None)
+        os.environ.pop(VOICE_CACHE, None)
 
 
 @pytest.fixture

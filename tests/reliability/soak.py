@@ -15,31 +15,24 @@ import hashlib
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from batch import Options, load_manifest, open_run
-from batch.client import RetryPolicy
+from batch import load_manifest, open_run
 from batch.emulator.app import create_app
 from batch.emulator.backend import Settings
 from batch.emulator.faults import KINDS, FaultPlan
-from batch.flow import Timing
+from tests.support.emulator import FAST
 from tests.support.outputs import outputs_equal_server
 
 ROOT = Path(__file__).resolve().parents[2]
 MEDIA = ["solo-memo.wav", "interview.wav", "panel.wav", "workshop.wav", "planning-part2.wav", "video-brief.mp4"]
 APP = ("soak-app", "soak-secret")
-OPTIONS = Options(
-    timing=Timing(first_poll_min=0.02, poll_cap=0.2, lost_answer_grace=0.05, undecided_after=1.0, speed_guess=0.01),
-    retry=RetryPolicy(base=0.01, cap=0.05),
-    probe_after=0.5,
-    backoff_base=0.05,
-    tick=0.05,
-)
+OPTIONS = replace(FAST, timing=replace(FAST.timing, undecided_after=1.0, speed_guess=0.01))  # the engine tests' timing
 
 
 @dataclass(frozen=True)
