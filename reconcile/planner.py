@@ -13,7 +13,9 @@ Rules:
   at exactly one roster person who may be in the conversation (its `participants`, when listed) and nothing says
   otherwise: a voice on file that is clearly not that person (probability at most `reject`) sends it to review;
 - two voices named as one person are merged only when they never share a segment and do not sound like two
-  different people; otherwise both go to review;
+  different people; otherwise both go to review; and never on voice alone: a voice named only by its likeness to
+  a sample is asked about rather than merged into another voice of that person (the likeliest keeps the name
+  when every claim is by voice alone), so a guest who sounds like a participant is never merged into them;
 - elimination: when the conversation lists its participants, exactly one of them has no voice on file and is not
   yet found, and exactly one voice is left unresolved, which matches no voice on file, that voice is them;
 - answers from review (`forced`: member id -> email) win; members answered "new" or "skip" (`settled`) are
@@ -60,6 +62,7 @@ class _Voice:
     open: str = ""  # why it goes to review (empty: not decided yet or decided)
     scores: dict[str, float] = field(default_factory=dict)  # person key -> talk-weighted cosine
     given_key: str | None = None  # the key it was held under before
+    basis: frozenset[str] = frozenset()  # the kinds of evidence it was named by ("voice matches", ...)
 
     @property
     def key(self) -> str:
@@ -167,6 +170,7 @@ def _name(
         voice.open = f"named as {email}, but the voice on file for {email} is not this voice (P={p:.3f})"
         return
     voice.email = email
+    voice.basis = frozenset(source for source, found in sources.items() if email in found)
     belief = judge.beliefs(alternatives).get(email)
     voice.reason = "; ".join(
         source + (f" (P={belief:.3f}, cosine {voice.scores[email]:.2f})" if source == "voice matches" else "")
@@ -177,7 +181,10 @@ def _name(
 
 def _one_voice_per_person(named: list[_Voice], judge: _Judge, contenders: Sequence[_Voice] = ()) -> None:
     """Voices named as one person merge only across segments and when they do not sound like two people.
-    `contenders` (questions asked before) count as claims on the person they point at, but are not changed."""
+    `contenders` (questions asked before, and answers) count as claims on the person they point at, but are not
+    changed. A voice named by its voice alone is never merged into another voice of that person (the grouping did
+    not hear them as one): a guest who sounds like a participant would be merged into them for good. It is asked
+    instead; when every claim is by voice alone, the likeliest one keeps the name (a rename can be undone)."""
     by_email: dict[str, list[_Voice]] = {}
     for voice in named:
         if voice.email:
@@ -186,6 +193,8 @@ def _one_voice_per_person(named: list[_Voice], judge: _Judge, contenders: Sequen
         if voice.email:
             by_email.setdefault(voice.email, []).append(voice)
     for email, found in by_email.items():
+        if len(found) < 2:
+            continue
         segments = [s for v in found for s in v.segments]
         apart = any(
             judge.calibration.p_member(cosine) <= judge.settings.reject
@@ -196,11 +205,32 @@ def _one_voice_per_person(named: list[_Voice], judge: _Judge, contenders: Sequen
             for b in w.members
             if (cosine := a.peers.get(b.member.id)) is not None
         )
-        if len(found) > 1 and (len(segments) != len(set(segments)) or apart):
+        if len(segments) != len(set(segments)) or apart:
             why = "in one segment" if len(segments) != len(set(segments)) else "that sound like different people"
             for voice in found:
                 if voice not in contenders:
                     voice.email, voice.open = None, f"several voices {why} point at {email}"
+            continue
+        _one_claim_by_voice(email, [v for v in found if v not in contenders], len(found), judge)
+
+
+def _one_claim_by_voice(email: str, named: list[_Voice], claims: int, judge: _Judge) -> None:
+    """Of `claims` voices pointing at `email` (`named` of them decided now), those named by voice alone are asked,
+    except the likeliest when no claim rests on anything else."""
+    alone = [v for v in named if v.basis == {"voice matches"}]
+    if not alone:
+        return
+    keep = None
+    if len(alone) == claims:
+        keep = max(alone, key=lambda v: (judge.beliefs(v.scores).get(email, 0.0), -min(v.segments)))
+    for voice in alone:
+        if voice is not keep:
+            p = judge.beliefs(voice.scores).get(email, 0.0)
+            voice.email, voice.basis = None, frozenset()
+            voice.open = (
+                f"its voice matches {email} (P={p:.3f}), but another voice of this conversation is {email} and the"
+                " two were not heard as one voice: a merge cannot be undone, so it is asked"
+            )
 
 
 def _exclusive(found: list[_Voice], judge: _Judge, allowed: set[str], people: Mapping[str, Person]) -> None:

@@ -100,7 +100,9 @@ async def test_accuracy_over_the_whole_corpus(make_emulator: MakeEmulator, tmp_p
     precision, recall = (named - wrong) / named, named / total
     print(f"\nreconciliation over the corpus: precision {precision:.0%}, recall {recall:.0%} of {total} messages")
     assert wrong == 0
-    assert recall >= 0.85  # 89 % measured with the calibrated bars (Sofia against Tom's sample: asked, not guessed)
+    # 83 % measured: Sofia against Tom's sample is asked, not guessed; a second voice named by voice alone is
+    # asked, not merged
+    assert recall >= 0.8
     for conversation_id, members in unresolved.items():
         folder = next(
             p

@@ -6,6 +6,8 @@ mean whatever the measured distributions are: HIGH clears `accept`/`same_person`
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -172,10 +174,46 @@ def test_a_question_asked_stays_the_same_question() -> None:
     assert result.operations == () and review_ids(result) == [["b"]] and result.review[0].reason == "why"
 
 
+def test_two_voices_named_by_voice_alone_are_not_merged() -> None:
+    """A guest who sounds like John's sample must not be merged into John for good: two voices the grouping did
+    not hear as one, each named John by voice alone, are not merged; the likelier keeps the name, the other is
+    asked. Heard as one voice, they merge."""
+    a = Evidence(member("a"), voice=on_file(JOHN), peers=peers(b=MIDDLE))
+    b = Evidence(member("b", segment=1), voice=on_file(JOHN, score=HIGH - 0.005), peers=peers(a=MIDDLE))
+    result = plan([a, b], ROSTER)
+    assert result.assignments == {"a": JOHN} and review_ids(result) == [["b"]]
+    assert [op.kind for op in result.operations] == ["rename"]
+    assert "not heard as one voice" in result.review[0].reason and result.review[0].candidates[0].email == JOHN
+    one = plan([replace(a, peers=peers(b=HIGH)), replace(b, peers=peers(a=HIGH))], ROSTER)
+    assert [(op.kind, op.member_id) for op in one.operations] == [("rename", "a"), ("merge", "b")]
+
+
+def test_a_voice_named_by_voice_alone_is_not_merged_into_an_introduced_one() -> None:
+    a = Evidence(member("a"), introduced=(JOHN,), peers=peers(b=MIDDLE))
+    b = Evidence(member("b", segment=1), voice=on_file(JOHN), peers=peers(a=MIDDLE))
+    result = plan([a, b], ROSTER)
+    assert result.assignments == {"a": JOHN} and review_ids(result) == [["b"]]
+    both = replace(b, introduced=(JOHN,))  # introduced too: the same person by their own words, merged
+    assert [op.kind for op in plan([a, both], ROSTER).operations] == ["rename", "merge"]
+
+
 # ----------------------------------------------------------------------------------------------- properties
 
 EMAILS = [p.email for p in ROSTER]
 cosine = st.sampled_from([LOW, MIDDLE, HIGH - 0.03, HIGH, SPLIT, 1.0]) | st.floats(-1.0, 1.0)
+
+
+def drawn_member(draw: st.DrawFn, member_id: str, email: str | None = None) -> Member:
+    """A member in one of three segments with any talk time."""
+    return Member("c1", member_id, "Speaker 1", email, draw(st.integers(0, 2)), draw(st.floats(0, 60)), ())
+
+
+def symmetric(found: list[Evidence]) -> None:
+    """Peers are symmetric: copy each drawn cosine to the other side."""
+    for e in found:
+        for other in found:
+            if other.member.id in e.peers:
+                other.peers[e.member.id] = e.peers[other.member.id]
 
 
 @st.composite
@@ -185,7 +223,7 @@ def conversations(draw: st.DrawFn) -> tuple[list[Evidence], list[str]]:
     found = []
     for i, member_id in enumerate(ids):
         email = draw(st.sampled_from([None, None, None, *EMAILS]))
-        m = Member("c1", member_id, "Speaker 1", email, draw(st.integers(0, 2)), draw(st.floats(0, 60)), ())
+        m = drawn_member(draw, member_id, email)
         voice = draw(st.dictionaries(st.sampled_from([*EMAILS, "new:zoe"]), cosine, max_size=4))
         mixed = draw(st.sampled_from([None, ONE_VOICE, TWO_VOICES]))
         found.append(
@@ -198,10 +236,7 @@ def conversations(draw: st.DrawFn) -> tuple[list[Evidence], list[str]]:
                 consistency=mixed,
             )
         )
-    for e in found:  # peers are symmetric
-        for other in found:
-            if other.member.id in e.peers:
-                other.peers[e.member.id] = e.peers[other.member.id]
+    symmetric(found)
     participants = draw(st.sampled_from([[], EMAILS[:2], EMAILS[:3], EMAILS]))
     return found, participants
 
@@ -256,6 +291,34 @@ def test_planning_again_after_applying_proposes_nothing_new(case: tuple[list[Evi
     second = plan(after, ROSTER, participants, asked=asked)
     assert second.operations == (), (first.operations, second.operations)
     assert sorted(review_ids(second)) == sorted(review_ids(first))
+
+
+@st.composite
+def heard_only(draw: st.DrawFn) -> tuple[list[Evidence], list[str]]:
+    """Members with nothing but voices: each sounds much like one person on file, peers anything."""
+    count = draw(st.integers(2, 5))
+    ids = [f"m{i}" for i in range(count)]
+    found = []
+    for i, member_id in enumerate(ids):
+        m = drawn_member(draw, member_id)
+        like = draw(st.sampled_from(EMAILS[:2]))
+        voice = on_file(like, score=draw(st.sampled_from([HIGH, HIGH + 0.01, 1.0, MIDDLE])))
+        found.append(Evidence(m, voice=voice, peers={o: draw(cosine) for o in ids[:i]}))
+    symmetric(found)
+    return found, draw(st.sampled_from([[], EMAILS[:2], EMAILS[:3]]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(heard_only())
+def test_by_voice_alone_only_members_heard_as_one_voice_merge(case: tuple[list[Evidence], list[str]]) -> None:
+    """With no identity carried and no introduction, every merge joins two members whose own voices are one
+    person at the grouping's bar: a look-alike of someone on file is never merged into them."""
+    evidence, participants = case
+    by_id = {e.member.id: e for e in evidence}
+    for op in plan(evidence, ROSTER, participants).operations:
+        if op.kind == "merge":
+            cosine = by_id[op.member_id].peers.get(op.survivor_id, -1.0)
+            assert CAL.p_member(cosine) >= DEFAULTS.same_person
 
 
 def test_a_voice_in_the_segment_of_an_answered_one_is_not_that_person() -> None:
