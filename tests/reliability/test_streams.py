@@ -7,24 +7,20 @@ import asyncio
 import io
 import json
 import os
-import sys
 from pathlib import Path
 from typing import IO, Any
 
 from batch.events import Event
 from batch.progress import Output
 from tests.support.demo import DEMO_SHAPE
-from tests.support.processes import SCRIPTED, demo_copy
-from tests.support.server import ROOT
+from tests.support.processes import SCRIPTED, demo_copy, spawn_cli
 
 FAST = (*SCRIPTED, "--no-reconcile")
 
 
 async def _run(*argv: str, stdout: Any, stderr: Any, shell_prefix: tuple[str, ...] = ()) -> int:
     """`symbl-batch ARGV...` with the given streams; its exit code."""
-    proc = await asyncio.create_subprocess_exec(
-        *shell_prefix, sys.executable, "-m", "batch.cli", *argv, stdout=stdout, stderr=stderr, cwd=ROOT
-    )
+    proc = await spawn_cli(*argv, stdout=stdout, stderr=stderr, prefix=shell_prefix)
     for stream in (stdout, stderr):
         if isinstance(stream, int) and stream >= 0:
             os.close(stream)  # the child has its copy (a pipe's write end: with the read end closed, EPIPE)
@@ -46,7 +42,7 @@ async def test_a_closed_stdout_pipe_loses_only_the_summary(tmp_path: Path) -> No
     text = errors.read_text()
     assert code == 0, text
     assert "Traceback" not in text and "Exception ignored" not in text
-    assert _saved(tmp_path / "out") == {"saved": 10}
+    assert _saved(tmp_path / "out") == {"saved": DEMO_SHAPE.segments}
 
 
 async def test_a_closed_stdout_descriptor_loses_only_the_summary(tmp_path: Path) -> None:
@@ -64,7 +60,7 @@ async def test_a_closed_stdout_descriptor_loses_only_the_summary(tmp_path: Path)
     text = errors.read_text()
     assert code == 0, text
     assert "Traceback" not in text and "Exception ignored" not in text
-    assert _saved(tmp_path / "out") == {"saved": 10}
+    assert _saved(tmp_path / "out") == {"saved": DEMO_SHAPE.segments}
 
 
 async def test_a_full_stderr_loses_only_log_lines(tmp_path: Path) -> None:
@@ -75,7 +71,7 @@ async def test_a_full_stderr_loses_only_log_lines(tmp_path: Path) -> None:
         code = await _run("run", str(demo_copy(tmp_path)), *FAST, stdout=out, stderr=full)
     assert code == 0, summary.read_text()
     assert f"symbl-batch: saved {DEMO_SHAPE.segments}" in summary.read_text()
-    assert _saved(tmp_path / "out") == {"saved": 10}
+    assert _saved(tmp_path / "out") == {"saved": DEMO_SHAPE.segments}
 
 
 async def test_the_cron_line_appends_a_log_of_json_lines_only(tmp_path: Path) -> None:
@@ -97,7 +93,7 @@ async def test_the_cron_line_appends_a_log_of_json_lines_only(tmp_path: Path) ->
     summaries = [e for e in events if e["event"] == "summary"]
     assert len(summaries) == 2
     for summary in summaries:
-        assert summary["totals"] == {"saved": 10} and summary["exit_code"] == 0
+        assert summary["totals"] == {"saved": DEMO_SHAPE.segments} and summary["exit_code"] == 0
         assert summary["report"] == str(tmp_path / "out" / "report.json")
     refused = events[-1]
     assert refused["level"] == "error" and refused["exit_code"] == 2

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from asyncio.subprocess import PIPE
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,17 @@ def demo_copy(tmp_path: Path) -> Path:
 
 
 async def spawn_cli(
-    *argv: str, env: dict[str, str] | None = None, stdout: int = PIPE, stderr: int = PIPE
+    *argv: str,
+    env: dict[str, str] | None = None,
+    stdout: Any = PIPE,
+    stderr: Any = PIPE,
+    prefix: Sequence[str] = (),
 ) -> asyncio.subprocess.Process:
     """`python -m batch.cli ARGV...` started from the project's folder (the one way the tests spawn the CLI);
-    `stdout`/`stderr`: `asyncio.subprocess.PIPE` (default) or `DEVNULL`."""
+    `stdout`/`stderr`: `asyncio.subprocess.PIPE` (default), `DEVNULL`, a descriptor, a file or None (inherited);
+    `prefix`: a command that execs the rest (e.g. a shell that closes a descriptor first)."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "batch.cli", *argv, stdout=stdout, stderr=stderr, cwd=ROOT, env=env
+        *prefix, sys.executable, "-m", "batch.cli", *argv, stdout=stdout, stderr=stderr, cwd=ROOT, env=env
     )
 
 
