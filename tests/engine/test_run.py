@@ -51,8 +51,9 @@ async def test_demo_manifest_runs_exactly_once_with_appends_in_order(
 
 @pytest.mark.parametrize("limit", [2, 5])
 async def test_the_account_limit_is_never_exceeded(make_emulator: MakeEmulator, tmp_path: Path, limit: int) -> None:
-    """With the ceiling at the limit, the emulator's peak never exceeds it and no 429 is needed."""
-    emu = await make_emulator(concurrency_limit=limit)
+    """With the ceiling at the limit, the emulator's peak never exceeds it and no 429 is needed. Jobs last about
+    a second (time scale 0.05), so on a loaded machine the ceiling still fills before the first one ends."""
+    emu = await make_emulator(concurrency_limit=limit, time_scale=0.05)
     manifest = write_manifest(tmp_path, [(f"r{i}", [SINGLES[i % 6]]) for i in range(12)], concurrency=limit)
     report = await emu.run(manifest)
     stats = await emu.control("stats")
