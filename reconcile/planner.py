@@ -220,12 +220,11 @@ def _one_claim_by_voice(email: str, named: list[_Voice], claims: int, judge: _Ju
     alone = [v for v in named if v.basis == {"voice matches"}]
     if not alone:
         return
-    keep = None
-    if len(alone) == claims:
-        keep = max(alone, key=lambda v: (judge.beliefs(v.scores).get(email, 0.0), -min(v.segments)))
+    belief = {id(v): judge.beliefs(v.scores).get(email, 0.0) for v in alone}
+    keep = max(alone, key=lambda v: (belief[id(v)], -min(v.segments))) if len(alone) == claims else None
     for voice in alone:
         if voice is not keep:
-            p = judge.beliefs(voice.scores).get(email, 0.0)
+            p = belief[id(voice)]
             voice.email, voice.basis = None, frozenset()
             voice.open = (
                 f"its voice matches {email} (P={p:.3f}), but another voice of this conversation is {email} and the"
