@@ -3,7 +3,9 @@
 Rules:
 - a conversation has at most one segment in flight; segment k+1 is ready only when segment k is `saved`
   (the server would queue it anyway, and an append must never overlap its predecessor);
-- a segment whose predecessor failed, timed out or is stuck is `blocked` for this run;
+- a segment whose predecessor failed, timed out or is stuck is `blocked` for this run, and so is one whose
+  predecessor's work ended without saving it (its job finished but the save gave up): nothing in the run
+  will save the predecessor, so the append would wait for ever and end the run `pending` with no reason;
 - among ready segments, the one with the most media left in its conversation (itself and the appends after
   it) goes first, then the longest: the critical path starts early, so few slots idle at the end of a batch;
   unknown durations are estimated from the size;
@@ -69,7 +71,7 @@ class Agenda:
         stopped: list[Segment] = []
         for index in {self._of[k] for k in keys if k in self._of}:
             segments = self._conversations[index]
-            stopped += blocked([segments], rows)
+            stopped += blocked([segments], rows, busy)
             position = _first_pending(segments, rows)
             if position is None or segments[position].key in busy:
                 self._ready.pop(index, None)
@@ -110,8 +112,12 @@ class Agenda:
         self._ready.pop(self._of[segment.key], None)
 
 
-def blocked(conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row]) -> list[Segment]:
-    """Pending segments that can never run in this run because an earlier one of the conversation ended badly."""
+def blocked(
+    conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row], busy: Collection[str] = ()
+) -> list[Segment]:
+    """Pending segments that can never run in this run because an earlier one of the conversation ended badly:
+    in a blocking status, or neither saved nor pending with no work of the run on it (`busy` holds the keys
+    being worked on)."""
     found = []
     for segments in conversations:
         stopped = False
@@ -119,5 +125,6 @@ def blocked(conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row])
             status = rows[segment.key].status
             if stopped and status is Status.PENDING:
                 found.append(segment)
-            stopped = stopped or status in BLOCKING
+            abandoned = status not in (Status.SAVED, Status.PENDING) and segment.key not in busy
+            stopped = stopped or status in BLOCKING or abandoned
     return found

@@ -403,7 +403,7 @@ class Runner:
             self._shown = now
             self.snapshot()  # kept as `latest()` for displays
         for segment in self._agenda.update(changed, self.store.rows(), self._running):
-            self.store.move(segment.key, Status.BLOCKED, error="an earlier segment of the conversation did not finish")
+            self.store.move(segment.key, Status.BLOCKED, error="an earlier segment of the conversation was not saved")
             self.on_event(Event("blocked", segment.key, segment.conversation, line=segment.line))
         best = self._agenda.best()
         window_open = not self.slots.probing() or self._sending < self.options.max_sending

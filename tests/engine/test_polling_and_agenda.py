@@ -48,7 +48,7 @@ def test_the_agenda_answers_what_the_whole_table_planner_answers(seed: int, shap
         toggled = rng.choice(segments).key
         busy ^= {toggled}
         touched = [conv for conv in conversations if any(s.key in changed | {toggled} for s in conv)]
-        expected_blocked = {s.key for s in blocked(touched, rows)}  # the runner moves them out of `pending`
+        expected_blocked = {s.key for s in blocked(touched, rows, busy)}  # the runner moves them out of `pending`
         newly = {s.key for s in agenda.update(changed | {toggled}, rows, busy)}
         assert newly == expected_blocked
         expected = [s for s in ready(conversations, rows) if s.key not in busy]

@@ -203,6 +203,28 @@ async def test_results_reads_that_keep_failing_stay_finished_for_the_next_run(
     assert second.ok and (await emu.control("stats"))["jobs_submitted"] == 1
 
 
+async def test_an_append_whose_predecessor_could_not_be_saved_is_blocked_with_the_reason(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    """The first segment's job finishes but its results cannot be written: the append after it is never sent in
+    this run and ends `blocked` with a reason (not `pending` with none); the next run saves the first, sends the
+    append once and saves it."""
+    emu = await make_emulator()
+    manifest = write_manifest(tmp_path, [("two", ["standup-part1.wav", "standup-part2.wav"])])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "two").write_text("in the way")
+    first = await emu.run(manifest)
+    outcome = {s["segment"]: (s["status"], s["error"]) for s in first.segments}
+    assert outcome["two/1"][0] == "finished" and outcome["two/1"][1].startswith("cannot write the results")
+    assert outcome["two/2"] == ("blocked", "an earlier segment of the conversation was not saved")
+    assert (await emu.control("stats"))["appends"] == 0
+    (tmp_path / "out" / "two").unlink()
+    second = await emu.run(manifest)
+    assert second.ok and second.totals == {"saved": 2}
+    stats = await emu.control("stats")
+    assert (stats["jobs_submitted"], stats["appends"]) == (2, 1)
+
+
 async def test_an_undecidable_lost_append_stops_its_conversation(make_emulator: MakeEmulator, tmp_path: Path) -> None:
     """An append whose connection drops before the server acts: if its body had gone out whole, the client cannot
     know the server did not act, and no new messages appear: it is reported stuck, never resent. If the drop came
