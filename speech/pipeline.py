@@ -1,4 +1,5 @@
-"""The whole speech pipeline for one recording: decode → pieces → voice activity → words → voices → utterances.
+"""The whole speech pipeline for one recording: decode → pieces → voice activity → words → voices → changes of
+voice moved onto sentence ends (`realign`) → utterances.
 
 Invariants: the recording is read as a stream and processed in pieces of `piece_seconds` (memory does not grow
 with its length; only words and one 192-d vector per speech window are kept); word times are seconds of the
@@ -9,10 +10,11 @@ keeps one and calls `process_file` per job.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from speech import chunks, decode, transcript
+from speech import chunks, decode, realign, transcript
 from speech.activity import ActivitySettings, speech_spans
 from speech.cluster import ClusterSettings
 from speech.diarizer import Voices
@@ -21,7 +23,7 @@ from speech.recognizer import Recognizer
 from speech.voice.fbank import RATE
 from speech.voice.model import SpeakerModel
 
-__all__ = ["Pipeline", "PipelineSettings", "Transcript", "Utterance", "Word"]
+__all__ = ["Heard", "Pipeline", "PipelineSettings", "Transcript", "Utterance", "Word"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,11 @@ class Pipeline:
 
     def process_file(self, path: Path, *, diarize: bool = True, speaker_count: int | None = None) -> Transcript:
         """Transcript of the medium at `path`; Undecodable when it has no decodable audio."""
+        heard = self.heard(path, diarize=diarize, speaker_count=speaker_count)
+        return heard.transcript(realign.realigned(heard.words) if diarize else heard.words)
+
+    def heard(self, path: Path, *, diarize: bool = True, speaker_count: int | None = None) -> Heard:
+        """The medium's words, each with the voice whose windows cover it most (before `realign`), and its speech."""
         words: list[Word] = []
         speech: list[tuple[float, float]] = []
         voices = Voices(self._speakers) if diarize else None
@@ -53,12 +60,24 @@ class Pipeline:
             duration = offset + len(samples) / RATE
         if voices is not None:
             words = voices.label(speaker_count, self.settings.clusters).assign(words)
-        utterances = transcript.snapped(transcript.utterances(_in_order_of_speech(words)), speech)
+        return Heard(duration, tuple(words), tuple(speech))
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What the pipeline heard in one medium, before its words are cut into messages."""
+
+    duration: float
+    words: tuple[Word, ...]
+    speech: tuple[tuple[float, float], ...]
+
+    def transcript(self, words: Sequence[Word]) -> Transcript:
+        utterances = transcript.snapped(transcript.utterances(_in_order_of_speech(words)), self.speech)
         speakers = len({u.speaker for u in utterances if u.speaker is not None})
-        return Transcript(duration, utterances, speakers)
+        return Transcript(self.duration, utterances, speakers)
 
 
-def _in_order_of_speech(words: list[Word]) -> list[Word]:
+def _in_order_of_speech(words: Sequence[Word]) -> list[Word]:
     numbers: dict[int, int] = {}
     for word in words:
         if word.speaker is not None:
