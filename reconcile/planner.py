@@ -9,7 +9,8 @@ Rules:
   unlike each other, probability `mixed`) is never renamed or merged automatically: it is a review entry alone;
 - a voice is named from all its members' evidence: an identity a member already carries, self-introductions,
   and its voice against people's enrolment samples and identity-directory profiles (calibrated probability
-  `accept`, and a lead of `voice_margin` in cosine over anyone else on file). It is named only when these point
+  `accept`, and a lead of `voice_margin` in cosine over anyone else on file; the probability is judged with the
+  other voices of its segments, at most one of which is any one person: `reconcile.joint`). It is named only when these point
   at exactly one roster person who may be in the conversation (its `participants`, when listed) and nothing says
   otherwise: a voice on file that is clearly not that person (probability at most `reject`) sends it to review;
 - two voices named as one person are merged only when they never share a segment and do not sound like two
@@ -31,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from reconcile import voices
+from reconcile import joint, voices
 from reconcile.calibration import OUTSIDER, Calibration, default, posterior
 from reconcile.models import Candidate, Evidence, Operation, Person, Plan, ReviewItem
 
@@ -62,6 +63,7 @@ class _Voice:
     open: str = ""  # why it goes to review (empty: not decided yet or decided)
     scores: dict[str, float] = field(default_factory=dict)  # person key -> talk-weighted cosine
     given_key: str | None = None  # the key it was held under before
+    beliefs: dict[str, float] | None = None  # person key -> P(it is them), judged with its segments' other voices
     basis: frozenset[str] = frozenset()  # the kinds of evidence it was named by ("voice matches", ...)
 
     @property
@@ -80,27 +82,31 @@ class _Judge:
     unheard: int = 0  # people who may be speaking with no voice on file
     allowed: frozenset[str] | None = None  # who may be speaking (None: anyone on file)
 
+    def odds(self, scores: Mapping[str, float]) -> dict[str, float]:
+        """Person key -> the odds that this voice is them: each allowed person weighs 1 beforehand, anyone else on
+        file (a person answered as new, someone on the roster but not listed for this conversation) as much as a
+        guest (OUTSIDER)."""
+        return {key: self.calibration.enrolment.odds(cosine) * self.prior(key) for key, cosine in scores.items()}
+
+    def prior(self, key: str) -> float:
+        return 1.0 if self.allows(key) else OUTSIDER
+
     def beliefs(self, scores: Mapping[str, float]) -> dict[str, float]:
-        """Person key -> P(this voice is them), against everyone else who may be speaking, on file or not: each
-        allowed person weighs 1 beforehand, anyone else on file (a person answered as new, someone on the
-        roster but not listed for this conversation) as much as a guest (OUTSIDER)."""
-        odds = {
-            key: self.calibration.enrolment.odds(cosine) * (1.0 if self.allows(key) else OUTSIDER)
-            for key, cosine in scores.items()
-        }
-        return posterior(odds, unheard=self.unheard + OUTSIDER)
+        """Person key -> P(this voice is them), judged alone, against everyone else who may be speaking."""
+        return posterior(self.odds(scores), unheard=self.unheard + OUTSIDER)
 
     def allows(self, key: str) -> bool:
         return self.allowed is None or key in self.allowed
 
-    def strong(self, scores: Mapping[str, float]) -> str | None:
-        """The person this voice is, by voice alone, or None."""
+    def strong(self, scores: Mapping[str, float], beliefs: Mapping[str, float] | None = None) -> str | None:
+        """The person this voice is, by voice alone, or None; `beliefs`, when given, are the voice's beliefs
+        judged with the other voices of its segments (`reconcile.joint`), else it is judged alone."""
         if not self.settings.use_voice or not scores:
             return None
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         best, cosine = ranked[0]
         lead = cosine - (ranked[1][1] if len(ranked) > 1 else -1.0)
-        accepted = self.beliefs(scores)[best] >= self.settings.accept
+        accepted = (self.beliefs(scores) if beliefs is None else beliefs).get(best, 0.0) >= self.settings.accept
         return best if accepted and lead >= self.settings.voice_margin else None
 
     def clearly_not(self, scores: Mapping[str, float], key: str) -> bool:
@@ -144,7 +150,8 @@ def _name(
     known = {e.known for e in voice.members if e.known}
     introduced = {x for e in voice.members for x in e.introduced} if judge.settings.use_introductions else set()
     alternatives = {key: cosine for key, cosine in voice.scores.items() if key not in excluded}
-    strong = judge.strong(alternatives)
+    beliefs = voice.beliefs if not excluded and voice.beliefs is not None else judge.beliefs(alternatives)
+    strong = judge.strong(alternatives, beliefs)
     sources = {
         "already carries this identity": known,
         "introduced themself": introduced,
@@ -171,7 +178,7 @@ def _name(
         return
     voice.email = email
     voice.basis = frozenset(source for source, found in sources.items() if email in found)
-    belief = judge.beliefs(alternatives).get(email)
+    belief = beliefs.get(email)
     voice.reason = "; ".join(
         source + (f" (P={belief:.3f}, cosine {voice.scores[email]:.2f})" if source == "voice matches" else "")
         for source, found in sources.items()
@@ -220,7 +227,7 @@ def _one_claim_by_voice(email: str, named: list[_Voice], claims: int, judge: _Ju
     alone = [v for v in named if v.basis == {"voice matches"}]
     if not alone:
         return
-    belief = {id(v): judge.beliefs(v.scores).get(email, 0.0) for v in alone}
+    belief = {id(v): _beliefs(v, judge).get(email, 0.0) for v in alone}
     keep = max(alone, key=lambda v: (belief[id(v)], -min(v.segments))) if len(alone) == claims else None
     for voice in alone:
         if voice is not keep:
@@ -275,8 +282,24 @@ def _eliminate(voices_: list[_Voice], judge: _Judge, allowed: set[str], *, liste
     )
 
 
+def _beliefs(voice: _Voice, judge: _Judge) -> Mapping[str, float]:
+    return voice.beliefs if voice.beliefs is not None else judge.beliefs(voice.scores)
+
+
+def _jointly(found: Sequence[_Voice], judge: _Judge, mixed: frozenset[str]) -> None:
+    """The beliefs of the voices with voice evidence of one voice each, judged together (`reconcile.joint`): two
+    of them in one segment are two people. A voice with no voice evidence (too little speech) and a mixed one
+    take no part: they are often a piece of someone already heard there, so they say nothing about who the
+    others are; they and every voice of a segment too large to add up are judged alone."""
+    taking = [v for v in found if v.scores and v.members[0].member.id not in mixed]
+    odds = [judge.odds(v.scores) for v in taking]
+    judged = joint.beliefs(odds, [frozenset(v.segments) for v in taking], unheard=judge.unheard, outsider=OUTSIDER)
+    for voice, beliefs in zip(taking, judged or [], strict=False):
+        voice.beliefs = beliefs
+
+
 def _candidates(voice: _Voice, judge: _Judge, allowed: set[str]) -> tuple[Candidate, ...]:
-    beliefs = judge.beliefs(voice.scores)
+    beliefs = _beliefs(voice, judge)
     found = []
     for email in sorted(allowed):
         reasons, score = [], 0.0
@@ -287,7 +310,7 @@ def _candidates(voice: _Voice, judge: _Judge, allowed: set[str]) -> tuple[Candid
             reasons.append("introduced themself")
             score = 1.0
         if email in voice.scores:
-            p = beliefs[email]
+            p = beliefs.get(email, 0.0)
             reasons.append(f"voice P={p:.3f} (cosine {voice.scores[email]:.2f})")
             score = max(score, p)
         else:
@@ -353,6 +376,9 @@ def plan(
     found = [_Voice(tuple(by_id[i] for i in g)) for g in groups]
     for voice in found:
         voice.scores = _scores(voice.members)
+    if judge.settings.use_voice:
+        _jointly(found, judge, mixed)
+    for voice in found:
         if voice.members[0].member.id in mixed:
             c = voice.members[0].consistency
             voice.open = (

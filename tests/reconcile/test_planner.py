@@ -80,6 +80,17 @@ def test_a_narrow_lead_or_a_middling_match_goes_to_review() -> None:
     assert sorted(review_ids(result)) == [["a"], ["b"]]
 
 
+def test_two_voices_of_one_segment_are_named_together_when_each_explains_the_other() -> None:
+    """Each voice sounds most like one person and a little like the other; judged alone neither is sure enough
+    (P = 0.95), but the diarizer heard two people, so together each is its own (P = 0.99)."""
+    a = Evidence(member("a"), voice={JOHN: 0.88, ALICE: 0.75, MAY: LOW, RAJ: LOW})
+    b = Evidence(member("b", name="Speaker 2"), voice={ALICE: 0.88, JOHN: 0.75, MAY: LOW, RAJ: LOW})
+    assert plan([a], ROSTER).assignments == {}  # alone: asked
+    result = plan([a, b], ROSTER)
+    assert result.assignments == {"a": JOHN, "b": ALICE} and not result.review
+    assert "P=0.99" in result.reasons["a"]
+
+
 def test_an_introduction_against_the_voice_on_file_goes_to_review() -> None:
     """The sales call: a member introduces itself as Kenji while Kenji's enrolment says it is not Kenji."""
     result = plan([Evidence(member("a"), introduced=(JOHN,), voice={JOHN: LOW, ALICE: LOW})], ROSTER)
