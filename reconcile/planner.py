@@ -10,9 +10,10 @@ Rules:
 - a voice is named from all its members' evidence: an identity a member already carries, self-introductions,
   and its voice against people's enrolment samples and identity-directory profiles (calibrated probability
   `accept`, and a lead of `voice_margin` in cosine over anyone else on file; the probability is judged with the
-  other voices of its segments, at most one of which is any one person: `reconcile.joint`). It is named only when these point
-  at exactly one roster person who may be in the conversation (its `participants`, when listed) and nothing says
-  otherwise: a voice on file that is clearly not that person (probability at most `reject`) sends it to review;
+  other voices of its segments, at most one of which is any one person: `reconcile.joint`). It is named only
+  when these point at exactly one roster person who may be in the conversation (its `participants`, when listed)
+  and nothing says otherwise: a voice on file that is clearly not that person (probability at most `reject`)
+  sends it to review;
 - two voices named as one person are merged only when they never share a segment and do not sound like two
   different people; otherwise both go to review; and never on voice alone: a voice named only by its likeness to
   a sample is asked about rather than merged into another voice of that person (the likeliest keeps the name
