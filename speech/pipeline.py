@@ -47,6 +47,7 @@ class Pipeline:
 
     def heard(self, path: Path, *, diarize: bool = True, speaker_count: int | None = None) -> Heard:
         """The medium's words, each with the voice whose windows cover it most (before `realign`), and its speech."""
+        self._recognizer.start()
         words: list[Word] = []
         speech: list[tuple[float, float]] = []
         voices = Voices(self._speakers) if diarize else None
