@@ -1,12 +1,16 @@
 """What a completed job adds to its conversation: members, messages, insights (decisions §13 #7-9).
 
 Rule (§13 #7): a segment's messages start at `anchor + offset in the media`, where the anchor of the first
-segment is its job's start and the anchor of an append is max(previous segment's last endTime, its job's start).
-So segments never overlap, and the gap between them is whatever the queue made it.
+segment is its job's start and the anchor of an append is max(previous segment's last endTime, its job's start),
+raised to a whole millisecond. So segments never overlap, the gap between them is whatever the queue made it,
+and the times the API reports (in milliseconds) are the medium's offsets exactly: the same media give the same
+times relative to their segment in every run, whatever the clock read (with a fractional anchor, a few messages
+moved by a millisecond from run to run, and so did a client's cut of each member's speech).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import secrets
 import uuid
@@ -27,7 +31,7 @@ def uuid_id(rng: random.Random) -> str:
 
 
 def anchor(conv: Conversation, job_start_wall: float) -> float:
-    return max([job_start_wall] + [m.end for m in conv.messages])
+    return math.ceil(max([job_start_wall] + [m.end for m in conv.messages]) * 1000) / 1000
 
 
 @dataclass(frozen=True, slots=True)
