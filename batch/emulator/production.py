@@ -2,10 +2,11 @@
 
 Rule (§13 #7): a segment's messages start at `anchor + offset in the media`, where the anchor of the first
 segment is its job's start and the anchor of an append is max(previous segment's last endTime, its job's start),
-raised to a whole millisecond. So segments never overlap, the gap between them is whatever the queue made it,
-and the times the API reports (in milliseconds) are the medium's offsets exactly: the same media give the same
-times relative to their segment in every run, whatever the clock read (with a fractional anchor, a few messages
-moved by a millisecond from run to run, and so did a client's cut of each member's speech).
+raised to a whole millisecond, and every time is that anchor plus the medium's offset, both in whole
+milliseconds. So segments never overlap, the gap between them is whatever the queue made it, and the times the
+API reports (in milliseconds) are the medium's offsets exactly: the same media give the same times relative to
+their segment in every run, whatever the clock read (with a fractional anchor, a few messages moved by a
+millisecond from run to run, and so did a client's cut of each member's speech).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def uuid_id(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def anchor(conv: Conversation, job_start_wall: float) -> float:
-    return math.ceil(max([job_start_wall] + [m.end for m in conv.messages]) * 1000) / 1000
+def anchor_ms(conv: Conversation, job_start_wall: float) -> int:
+    """The segment's anchor, in whole milliseconds."""
+    return math.ceil(max([job_start_wall] + [m.end for m in conv.messages]) * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,20 +89,24 @@ def _add(
     member_of = {label: uuid_id(rng) for label in names}
     for label_name, member_id in member_of.items():
         conv.members[member_id] = Member(member_id, names[label_name])
-    base = anchor(conv, start_wall)
+    base = anchor_ms(conv, start_wall)
+
+    def at(offset: float) -> float:  # whole milliseconds, added as integers: no rounding of the sum can differ
+        return (base + round(offset * 1000)) / 1000
+
     for utt in said:
         message_id = numeric_id(rng)  # drawn before the words: scripted ids stay what they were for a seed
         if utt.words is None:
-            words = _words(utt.text, base + utt.start, base + utt.end, rng.random)
+            words = _words(utt.text, at(utt.start), at(utt.end), rng.random)
         else:
-            words = [Word(t, base + a, base + b, score) for t, a, b, score in utt.words]
+            words = [Word(t, at(a), at(b), score) for t, a, b, score in utt.words]
         message = Message(
             id=message_id,
             job_id=job.id,
             member_id=member_of[utt.label] if utt.label is not None else None,
             text=utt.text,
-            start=base + utt.start,
-            end=base + utt.end,
+            start=at(utt.start),
+            end=at(utt.end),
             words=words,
             phrases=insights.phrases(utt.text) if job.params.detect_phrases else [],
             polarity=insights.polarity(utt.text),
