@@ -86,6 +86,21 @@ async def test_appends_run_in_order_and_are_anchored_after_the_previous_segment(
     assert gap < 0.5  # the queued append started as soon as part 1 ended
 
 
+async def test_the_same_medium_gets_the_same_times_in_its_segment_whatever_the_clock(api: Api) -> None:
+    """Messages are at whole milliseconds of the medium from their segment's start: three conversations of one
+    medium, started at clock times a fraction of a millisecond apart, report the same relative times to the
+    millisecond (a client cuts each member's speech by them, so they must not move from run to run)."""
+    relative = []
+    for fraction in (0.0, 0.0004, 0.0007):
+        api.clock.advance(3 + fraction)
+        job = await api.submit(PART1, **DIARIZE)
+        assert await api.finish(job["jobId"]) == "completed"
+        messages = (await api.get(f"/v1/conversations/{job['conversationId']}/messages"))["messages"]
+        ms = [round(_epoch(m[key]) * 1000) for m in messages for key in ("startTime", "endTime")]
+        relative.append([t - ms[0] for t in ms])
+    assert relative[0] == relative[1] == relative[2]
+
+
 async def test_a_late_append_is_anchored_at_its_own_job_start(api: Api) -> None:
     """An append submitted an hour later starts an hour later: timeOffset includes the gap (§13 #7)."""
     first = await api.submit(PART1)
