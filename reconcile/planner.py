@@ -38,6 +38,7 @@ from reconcile.calibration import OUTSIDER, Calibration, default, posterior
 from reconcile.models import Candidate, Evidence, Operation, Person, Plan, ReviewItem
 
 MIN_MINORITY = 0.2  # a member is mixed only when the smaller half is at least this share of its windows
+RUNNER_UP = 0.05  # a review reason names the runner-up person when their belief is at least this
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +300,23 @@ def _jointly(found: Sequence[_Voice], judge: _Judge, mixed: frozenset[str]) -> N
         voice.beliefs = beliefs
 
 
+def _unnamed(voice: _Voice, judge: _Judge) -> str:
+    """Why a voice nothing else decided stays open: how close its voice came, in the terms of the settings."""
+    beliefs = _beliefs(voice, judge) if judge.settings.use_voice else {}
+    if not beliefs:
+        return "no evidence names this voice"
+    ranked = sorted(beliefs.items(), key=lambda item: (-item[1], item[0]))
+    (best, p), runner_up = ranked[0], ranked[1] if len(ranked) > 1 else None
+    said = f"its voice is most like {best} (P={p:.3f}"
+    if runner_up is not None and runner_up[1] >= RUNNER_UP:
+        said += f"; next {runner_up[0]}, P={runner_up[1]:.3f}"
+    if not judge.allows(best):
+        return said + f"), and {best} is not a participant of this conversation"
+    if p < judge.settings.accept:
+        return said + f"), under the bar (accept = {judge.settings.accept:g})"
+    return said + f"), but another voice on file is within voice_margin = {judge.settings.voice_margin:g} of it"
+
+
 def _candidates(voice: _Voice, judge: _Judge, allowed: set[str]) -> tuple[Candidate, ...]:
     beliefs = _beliefs(voice, judge)
     found = []
@@ -416,7 +434,7 @@ def plan(
     for voice in found:  # an undecided voice is held as it is; its members without an identity are one question
         if voice.email is not None:
             continue
-        why = voice.open or "no evidence names this voice"
+        why = voice.open or _unnamed(voice, judge)
         held |= {e.member.id: (voice.key, why) for e in voice.members}
         reasons |= {e.member.id: why for e in voice.members if e.member.email}
         unnamed = tuple(e.member for e in voice.members if not e.member.email)

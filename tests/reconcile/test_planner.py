@@ -78,6 +78,9 @@ def test_a_narrow_lead_or_a_middling_match_goes_to_review() -> None:
     result = plan([narrow, middling], ROSTER)
     assert result.assignments == {}
     assert sorted(review_ids(result)) == [["a"], ["b"]]
+    why = {item.members[0].id: item.reason for item in result.review}  # how close each came, in the settings' terms
+    assert why["a"].startswith(f"its voice is most like {JOHN} (P=") and f"; next {ALICE}, P=" in why["a"]
+    assert why["b"].startswith(f"its voice is most like {JOHN} (P=") and "under the bar (accept = 0.97)" in why["b"]
 
 
 def test_two_voices_of_one_segment_are_named_together_when_each_explains_the_other() -> None:
