@@ -95,6 +95,7 @@ class Recognizer:
     def start(self) -> None:
         """Before each medium: a fresh model if the last one sampled, so its words depend on it alone."""
         if self._sampled:
+            self._model = None  # released first: two models are never held at once
             self._model, self._sampled = self._load(), False
 
     def words(self, samples: np.ndarray, speech: Sequence[tuple[float, float]], offset: float) -> list[Word]:
