@@ -81,13 +81,17 @@ def proposed(manifest: Path, paths: Sequence[str]) -> int:
     return int(found[1]) + int(found[2])
 
 
-def pointed(manifest: Path, base_url: str, name: str) -> Path:
-    """A copy of the manifest beside it (so its relative paths hold) that talks to `base_url`; its name holds the
-    port, so evaluations running side by side never share one."""
+@contextmanager
+def pointed(manifest: Path, base_url: str, name: str) -> Iterator[Path]:
+    """A copy of the manifest beside it (so its relative paths hold) that talks to `base_url`, removed on exit; its
+    name holds the port, so evaluations running side by side never share one."""
     text = manifest.read_text().replace("[api]\n", f'[api]\nbase_url = "{base_url}"\n', 1)
     path = manifest.with_name(f"_eval-{name}-{base_url.rsplit(':', 1)[-1]}.toml")
     path.write_text(text)
-    return path
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def scripted_corpus(set_dir: Path, into: Path) -> Path:
@@ -193,34 +197,35 @@ def evaluate(mode: str, set_dir: Path, work: Path, *, reuse: bool = False) -> di
         if base.folder.exists():
             shutil.rmtree(base.folder)
         base.folder.mkdir(parents=True)
-        with server(mode, corpus, base.data, base.log) as url:
-            manifest = pointed(manifests["nobody"], url, "nobody")
+        with server(mode, corpus, base.data, base.log) as url, pointed(manifests["nobody"], url, "nobody") as manifest:
             if cli(["run", str(manifest), *base.paths(), "--no-reconcile"], base.log):
                 raise RuntimeError(f"batch 1 failed (see {base.log})")
     processing = time.perf_counter() - started
     for name in SCENARIOS:
         run = base.copy(work / mode / name)
-        with server(mode, corpus, run.data, run.log) as url:
-            manifest = pointed(manifests[name], url, name)
+        with server(mode, corpus, run.data, run.log) as url, pointed(manifests[name], url, name) as manifest:
             if cli(["reconcile", "apply", str(manifest), *run.paths()], run.log):
                 raise RuntimeError(f"{mode}/{name}: reconcile apply failed (see {run.log})")
             results[name] = figures(run, set_dir, truth, batch=1, before=base.out, after=run.out).as_dict()
             results[name]["proposed_after"] = proposed(manifest, run.paths())
             if name == "nobody":
                 answered = answer_reviews(run, set_dir, truth, manifest, base.out)
-                second = pointed(manifests["second"], url, "second")
-                before = run.folder / "out2-before"
-                if cli(
-                    ["run", str(second), "--state", str(run.state), "--output", str(before), "--no-reconcile"], run.log
-                ):
-                    raise RuntimeError(f"{mode}: batch 2 failed (see {run.log})")
-                after = run.folder / "out2"
-                shutil.copytree(before, after)
-                if cli(["reconcile", "apply", str(second), "--state", str(run.state), "--output", str(after)], run.log):
-                    raise RuntimeError(f"{mode}: batch 2 reconcile failed (see {run.log})")
-                results["second"] = figures(run, set_dir, truth, batch=2, before=before, after=after).as_dict()
-                results["second"]["proposed_after"] = proposed(second, run.paths(after))
-                results["second"]["answered_in_review"] = answered
+                with pointed(manifests["second"], url, "second") as second:
+                    before = run.folder / "out2-before"
+                    if cli(
+                        ["run", str(second), "--state", str(run.state), "--output", str(before), "--no-reconcile"],
+                        run.log,
+                    ):
+                        raise RuntimeError(f"{mode}: batch 2 failed (see {run.log})")
+                    after = run.folder / "out2"
+                    shutil.copytree(before, after)
+                    if cli(
+                        ["reconcile", "apply", str(second), "--state", str(run.state), "--output", str(after)], run.log
+                    ):
+                        raise RuntimeError(f"{mode}: batch 2 reconcile failed (see {run.log})")
+                    results["second"] = figures(run, set_dir, truth, batch=2, before=before, after=after).as_dict()
+                    results["second"]["proposed_after"] = proposed(second, run.paths(after))
+                    results["second"]["answered_in_review"] = answered
     results["_"] = {"batch1_processing_s": round(processing, 1)}
     return results
 
