@@ -152,7 +152,7 @@ def _name(
     known = {e.known for e in voice.members if e.known}
     introduced = {x for e in voice.members for x in e.introduced} if judge.settings.use_introductions else set()
     alternatives = {key: cosine for key, cosine in voice.scores.items() if key not in excluded}
-    beliefs = voice.beliefs if not excluded and voice.beliefs is not None else judge.beliefs(alternatives)
+    beliefs = judge.beliefs(alternatives) if excluded else _beliefs(voice, judge)
     strong = judge.strong(alternatives, beliefs)
     sources = {
         "already carries this identity": known,

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from speech.models import Word
+from speech.transcript import SENTENCE_ENDS
 
 REACH = 3  # words looked at on each side of a change
 MOST = 2.0  # seconds of speech that may change voice at one change
-SENTENCE_ENDS = (".", "?", "!")
 CLOSING = "\"')]"
 
 
