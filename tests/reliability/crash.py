@@ -1,19 +1,21 @@
-"""Crash and resume: SIGKILL the real CLI at random moments (submitting, polling, saving, reconciling), re-run
-after each kill, then finish. The same promises as the soak, plus: every rename and merge took effect once.
+"""Crash and resume: SIGKILL the real CLI at random points of its work (a seeded number of log events in, plus a
+random fraction of a second: submitting, polling, saving, reconciling), re-run after each kill, then finish.
+The same promises as the soak, plus: every rename and merge took effect once.
 
-    python -m tests.reliability.crash --kills 20      # the full size (about 2 minutes here)
+    python -m tests.reliability.crash --kills 20      # the full size (about 30 s here)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import signal
 import sqlite3
 import tempfile
-from asyncio.subprocess import DEVNULL
+from asyncio.subprocess import DEVNULL, PIPE
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +29,32 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ("crash-app", "crash-secret")
 
 
-async def _run(manifest: Path, env: dict[str, str], *, kill_after: float | None) -> int:
-    proc = await spawn_cli("run", str(manifest), env=env, stdout=DEVNULL, stderr=DEVNULL)
-    try:
-        await asyncio.wait_for(proc.wait(), kill_after)
-    except TimeoutError:
-        proc.send_signal(signal.SIGKILL)
+async def _run(manifest: Path, env: dict[str, str], *, kill: tuple[int, float] | None) -> tuple[int, str]:
+    """One run of the CLI; `kill=(events, delay)`: SIGKILL it `delay` seconds after its `events`-th log line
+    (so the kill lands while work is left, however fast the machine or warm the voice cache), unless it ends
+    first. Returns its exit code (-9 when killed) and the event of the last log line read before the kill."""
+    last = ""
+    proc = await spawn_cli("run", str(manifest), env=env, stdout=DEVNULL, stderr=PIPE if kill else DEVNULL)
+    if kill is not None:
+        assert proc.stderr is not None
+        events, delay = kill
+        for _ in range(events):
+            line = await proc.stderr.readline()
+            if not line:
+                break
+            last = json.loads(line).get("event", "?")
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), delay)
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGKILL)
+        drain = asyncio.ensure_future(proc.stderr.read())
+        await proc.wait()
+        await drain
+    else:
         await proc.wait()
     assert proc.returncode is not None
-    return proc.returncode
+    return proc.returncode, last
 
 
 async def crash_resume(kills: int, *, seed: int = 3) -> dict[str, Any]:
@@ -45,10 +64,9 @@ async def crash_resume(kills: int, *, seed: int = 3) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             manifest = demo_copy(Path(tmp))
-            killed = 0
-            for _ in range(kills):
-                killed += await _run(manifest, env, kill_after=rng.uniform(0.2, 4.0)) == -signal.SIGKILL
-            final = await _run(manifest, env, kill_after=None)
+            runs = [await _run(manifest, env, kill=(rng.randint(1, 8), rng.uniform(0.0, 0.3))) for _ in range(kills)]
+            codes = [code for code, _ in runs]
+            final, _ = await _run(manifest, env, kill=None)
             async with aiohttp.ClientSession() as http:
                 state = await (await http.get(f"{base}/_emulator/state")).json()
                 stats = await (await http.get(f"{base}/_emulator/stats")).json()
@@ -61,7 +79,9 @@ async def crash_resume(kills: int, *, seed: int = 3) -> dict[str, Any]:
             assert stats["merges"] == done.get("merge", 0), (stats["merges"], done)
             assert stats["member_updates"] == sum(done.values()), (stats["member_updates"], done)
             return {
-                "kills": killed,
+                "kills": codes.count(-signal.SIGKILL),
+                "exits": codes,
+                "killed_after": [event for code, event in runs if code == -signal.SIGKILL],
                 "final_exit": final,
                 "totals": report["totals"],
                 "merges": stats["merges"],
