@@ -15,7 +15,11 @@ Rules:
   two alike candidates share the belief instead of each looking certain, and people without a sample keep
   their share;
 - the bars people set in `[reconcile]` are these probabilities; `Curve.bar()` gives the cosine a single
-  candidate needs for one.
+  candidate needs for one;
+- a member's cosine with a person's voice is *centred* when at least `reconcile.cohort.COHORT_MIN` other people
+  have a voice on file: less that person's mean cosine with the others' voices, so a voice that sounds a little
+  like everyone no longer looks like everyone's match; centred scores have their own measured classes
+  (`enrolment_centred`), and `Calibration.centred()` is the calibration that reads them.
 Measured here: the fits cap the odds of one cosine at about 75:1 (P = 0.987): a different person's voice can
 score as high as 0.97 against an enrolment (the different-person class is wide), so no bar above that exists.
 """
@@ -24,12 +28,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from reconcile.errors import ReconcileError
 
 FILE = Path(__file__).with_name("calibration.json")
 OUTSIDER = 0.25  # prior weight of someone off the roster speaking, against 1 for each listed participant
@@ -70,6 +76,14 @@ class Calibration:
     enrolment: Curve  # a member against a person's reference voice: P(same person)
     member: Curve  # two members: P(same person)
     mixed: Curve  # the halves of one member's speech: P(two voices), increasing as the cosine FALLS
+    enrolment_centred: Curve | None = None  # the same for centred scores (None: not measured)
+    scale: str = "cosine"  # what the scores of `enrolment` are, as the reasons name them
+
+    def centred(self) -> Calibration:
+        """The calibration that reads centred member-vs-person scores (`reconcile.cohort`)."""
+        if self.enrolment_centred is None:
+            raise ReconcileError(f"{FILE}: no centred classes; run python -m tests.benchmarks.reconset.calibrate")
+        return replace(self, enrolment=self.enrolment_centred, enrolment_centred=None, scale="centred cosine")
 
     def p_enrolment(self, cosine: float) -> float:
         return self.enrolment(cosine)
@@ -95,10 +109,12 @@ def _negated(stats: dict[str, Any]) -> dict[str, Any]:
 
 def from_document(document: dict[str, Any]) -> Calibration:
     enrolment, member, consistency = document["enrolment"], document["member"], document["consistency"]
+    centred = document.get("enrolment_centred")
     return Calibration(
         Curve.fit(enrolment["same"], enrolment["different"]),
         Curve.fit(member["same"], member["different"]),
         Curve.fit(_negated(consistency["two"]), _negated(consistency["one"])),
+        Curve.fit(centred["same"], centred["different"]) if centred else None,
     )
 
 

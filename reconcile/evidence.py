@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from reconcile import intros
+from reconcile import cohort, intros
 from reconcile.models import Consistency, Evidence, Member, Person, Quote
 from reconcile.voice import audio, consistency
 from reconcile.voice.embedder import Embedder
@@ -28,6 +28,7 @@ class VoiceBook:
     embedder: Embedder | None
     references: dict[str, list[np.ndarray]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    enrolments: dict[str, np.ndarray] = field(default_factory=dict)  # email -> its enrolment sample's vector
 
     def enrol(self, email: str, sample: Path | None) -> None:
         if self.embedder is None or sample is None:
@@ -37,16 +38,24 @@ class VoiceBook:
             self.warnings.append(f"{sample}: enrolment sample of {email} gives no voice (unreadable or under 1 s)")
             return
         self.references.setdefault(email, []).append(vector)
+        self.enrolments[email] = vector
 
     def add(self, key: str, vector: Sequence[float]) -> None:
         self.references.setdefault(key, []).append(np.asarray(vector, dtype=np.float64))
+
+    def samples(self) -> dict[str, np.ndarray]:
+        """Key -> the person's enrolment sample, the cohort of centred scores (`reconcile.cohort`)."""
+        return {key: _unit(vector) for key, vector in self.enrolments.items()}
 
     def reference(self, key: str) -> np.ndarray | None:
         vectors = self.references.get(key)
         if not vectors:
             return None
-        mean = np.mean(vectors, axis=0)
-        return np.asarray(mean / (np.linalg.norm(mean) or 1.0))
+        return _unit(np.mean(vectors, axis=0))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return np.asarray(vector / (np.linalg.norm(vector) or 1.0))
 
 
 @dataclass
@@ -150,13 +159,18 @@ def hear(
 
 def gather(members: Sequence[Member], roster: Sequence[Person], heard: Heard, book: VoiceBook) -> list[Evidence]:
     references = {key: ref for key in book.references if (ref := book.reference(key)) is not None}
+    centre = cohort.centres(references, book.samples())  # None: too few samples, scores stay cosines
     evidence = []
     emails = {p.email for p in roster}
     for member in members:
         by_name = [p.email for p in roster if p.name == member.name]
         known = member.email if member.email in emails else (by_name[0] if len(by_name) == 1 else None)
         vector = heard.vectors.get(member.id)
-        voice = {key: round(float(vector @ r), 4) for key, r in references.items()} if vector is not None else {}
+        voice = (
+            {key: round(float(vector @ r) - (centre[key] if centre else 0.0), 4) for key, r in references.items()}
+            if vector is not None
+            else {}
+        )
         peers = {
             other.id: round(float(vector @ heard.vectors[other.id]), 4)
             for other in members
@@ -170,6 +184,7 @@ def gather(members: Sequence[Member], roster: Sequence[Person], heard: Heard, bo
                 voice,
                 peers,
                 heard.consistency.get(member.id),
+                centred=centre is not None,
             )
         )
     return evidence

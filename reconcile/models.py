@@ -53,9 +53,10 @@ class Evidence:
     member: Member
     known: str | None = None  # email of the roster person it already is (email set, or unique roster name)
     introduced: tuple[str, ...] = ()  # emails of the roster people it introduced itself as
-    voice: dict[str, float] = field(default_factory=dict)  # person key -> cosine with that person's voice on file
+    voice: dict[str, float] = field(default_factory=dict)  # person key -> cosine with their voice on file (or centred)
     peers: dict[str, float] = field(default_factory=dict)  # other member id (any segment) -> cosine of the voices
     consistency: Consistency | None = None
+    centred: bool = False  # `voice` holds centred scores (`reconcile.cohort`), not cosines
 
 
 @dataclass(frozen=True, slots=True)

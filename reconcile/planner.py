@@ -10,7 +10,8 @@ Rules:
 - a voice is named from all its members' evidence: an identity a member already carries, self-introductions,
   and its voice against people's enrolment samples and identity-directory profiles (calibrated probability
   `accept`, and a lead of `voice_margin` in cosine over anyone else on file; the probability is judged with the
-  other voices of its segments, at most one of which is any one person: `reconcile.joint`). It is named only
+  other voices of its segments, at most one of which is any one person: `reconcile.joint`; scores that the
+  evidence centred, `reconcile.cohort`, are read with the centred classes). It is named only
   when these point at exactly one roster person who may be in the conversation (its `participants`, when listed)
   and nothing says otherwise: a voice on file that is clearly not that person (probability at most `reject`)
   sends it to review;
@@ -182,7 +183,12 @@ def _name(
     voice.basis = frozenset(source for source, found in sources.items() if email in found)
     belief = beliefs.get(email)
     voice.reason = "; ".join(
-        source + (f" (P={belief:.3f}, cosine {voice.scores[email]:.2f})" if source == "voice matches" else "")
+        source
+        + (
+            f" (P={belief:.3f}, {judge.calibration.scale} {voice.scores[email]:.2f})"
+            if source == "voice matches"
+            else ""
+        )
         for source, found in sources.items()
         if email in found
     )
@@ -330,7 +336,7 @@ def _candidates(voice: _Voice, judge: _Judge, allowed: set[str]) -> tuple[Candid
             score = 1.0
         if email in voice.scores:
             p = beliefs.get(email, 0.0)
-            reasons.append(f"voice P={p:.3f} (cosine {voice.scores[email]:.2f})")
+            reasons.append(f"voice P={p:.3f} ({judge.calibration.scale} {voice.scores[email]:.2f})")
             score = max(score, p)
         else:
             reasons.append("no voice on file")
@@ -375,7 +381,10 @@ def plan(
     people = {p.email: p for p in roster}
     allowed = set(participants) & set(people) if participants else set(people)
     on_file = {key for e in evidence for key in e.voice}
-    judge = _Judge(settings or Settings(), calibration or default(), len(allowed - on_file), frozenset(allowed))
+    calibration = calibration or default()
+    if any(e.centred for e in evidence):  # one `gather` centres all of a conversation's scores or none
+        calibration = calibration.centred()
+    judge = _Judge(settings or Settings(), calibration, len(allowed - on_file), frozenset(allowed))
     forced = {i: e for i, e in (forced or {}).items() if e in people}
     by_id = {e.member.id: e for e in evidence}
     asked = {i: key for i, key in (asked or {}).items() if i in by_id and i not in forced and i not in settled}

@@ -7,6 +7,7 @@ On the calibration voices only (calibset: speech set dev voices and corpus voice
 with exactly the project's code: `reconcile.voice.embedder.Embedder` for embeddings and
 `reconcile.voice.consistency` (`samples_of`, `measure`) for mixed members. Classes:
 - enrolment: a member sample against an enrolment sample, same person / different person;
+- enrolment_centred: the same pairs centred as `reconcile.cohort` centres them (`add_centred`);
 - member: two member samples (never sharing a sentence when they are one person's), same / different;
 - consistency: `measure(embed_each(samples_of(...)))` of one-voice members (up to 10 % of another voice at
   turn edges) and two-voice members (the minority holding 20-50 %): the `cosine` field, and `minority`;
@@ -24,9 +25,10 @@ import argparse
 import json
 import multiprocessing
 import os
+import pickle
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ from tests.benchmarks.speechset.scene import Condition, Voice
 ROOT = calibset.ROOT
 OUT = ROOT / "reconcile" / "calibration.json"
 CACHE = ROOT / ".cache" / "reconset-calibration"
+ODDS_CACHE = ROOT / ".cache" / "reconset-odds.pickle"  # the samples' results, in the order of calibset.specs
 SEED = 20_240_611
 BUCKETS = (("3-8", 0.0, 8.0), ("8-20", 8.0, 20.0), ("20+", 20.0, 1e9))
 FULL = {"members": 20, "enrolments": 6, "twos": 30}  # per voice (members: per pool A and B)
@@ -114,6 +117,42 @@ def bucket(seconds: float) -> str:
     return next(name for name, low, high in BUCKETS if low <= seconds < high)
 
 
+def add_centred(
+    members: Sequence[tuple[Spec, Result]],
+    enrols: Sequence[tuple[Spec, Result]],
+    source: Mapping[str, str],
+    against: NDArray[np.float64],
+    add: Callable[[str, float, float, str], None],
+) -> None:
+    """`add(class, centred score, member's seconds, member's condition)` for every member x enrolment pair, as
+    `reconcile.cohort` centres them at run time: the enrolment's cosine with the member, less its mean cosine with
+    one enrolment of every other person (each person's sample of the same position, as one trial has one sample
+    per person on file). For a different-person pair the member's own person is left out of that cohort too: the
+    harder case of a guest, whose voice is not on file."""
+    first: dict[str, str] = {}  # person -> the voice that stands for them (one voice per person)
+    for spec, _ in enrols:
+        first.setdefault(source[spec.voice], spec.voice)
+    position: dict[int, int] = {}
+    by_voice: dict[str, list[int]] = {}
+    for j, (spec, _) in enumerate(enrols):
+        position[j] = len(by_voice.setdefault(spec.voice, []))
+        by_voice[spec.voice].append(j)
+    vectors = np.array([r[0] for _, r in enrols])
+    between = vectors @ vectors.T
+    for j, (es, _) in enumerate(enrols):
+        cohort = {
+            person: float(between[j, by_voice[voice][position[j] % len(by_voice[voice])]])
+            for person, voice in first.items()
+            if person != source[es.voice]
+        }
+        for i, (ms, mr) in enumerate(members):
+            if source[ms.voice] == source[es.voice] and ms.voice != es.voice:
+                continue  # one person's two voices: in neither class
+            kept = [c for person, c in cohort.items() if person != source[ms.voice]]
+            name = "enrolment_centred_same" if ms.voice == es.voice else "enrolment_centred_different"
+            add(name, float(against[i, j]) - float(np.mean(kept)), mr[2], ms.condition)
+
+
 def measure_all(cast: Mapping[str, Voice], todo: Sequence[Spec], results: Sequence[Result]) -> dict[str, Any]:
     """The classes of the module docstring from the samples' results."""
     source = {k: v.source for k, v in cast.items()}
@@ -146,6 +185,7 @@ def measure_all(cast: Mapping[str, Voice], todo: Sequence[Spec], results: Sequen
                 add(f"enrolment_different_{engines(ms.voice, es.voice)}", float(against[i, j]), mr[2], ms.condition)
                 pair = (min(ms.voice, es.voice), max(ms.voice, es.voice))
                 by_pair.setdefault(pair, []).append(float(against[i, j]))
+    add_centred(members, enrols, source, against, add)
     closest = sorted(by_pair.items(), key=lambda item: -float(np.mean(item[1])))[:CLOSEST]
     between = m @ m.T
     for i, (a, ar) in enumerate(members):
@@ -220,6 +260,12 @@ def document(cast: Mapping[str, Voice], measured: Mapping[str, Any], counts: Map
     return {
         "about": about,
         "enrolment": {"same": s("enrolment_same"), "different": s("enrolment_different")},
+        "enrolment_centred": {
+            "about": "member x enrolment scores centred as reconcile.cohort does (the enrolment's mean cosine with "
+            "one enrolment of every other person subtracted; for different people the member's person left out)",
+            "same": s("enrolment_centred_same"),
+            "different": s("enrolment_centred_different"),
+        },
         "member": {"same": s("member_same"), "different": s("member_different")},
         "consistency": {
             "one": s("consistency_one"),
@@ -251,6 +297,8 @@ def printable(doc: Mapping[str, Any]) -> str:
     rows = {
         "enrolment same": doc["enrolment"]["same"],
         "enrolment different": doc["enrolment"]["different"],
+        "enrolment centred same": doc["enrolment_centred"]["same"],
+        "enrolment centred different": doc["enrolment_centred"]["different"],
         "member same": doc["member"]["same"],
         "member different": doc["member"]["different"],
         "consistency one (cosine)": doc["consistency"]["one"],
@@ -285,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(wanted)} sentences ready ({time.monotonic() - started:.0f} s)", file=sys.stderr)
     todo = calibset.specs(cast, SEED, **counts)
     results = run(todo, args.jobs)
+    if not args.quick:  # the odds benchmark reads the same results instead of embedding everything again
+        ODDS_CACHE.write_bytes(pickle.dumps(results))
     doc = document(cast, measure_all(cast, todo, results), counts)
     print(printable(doc))
     out = args.out if args.out or args.quick else OUT

@@ -13,7 +13,9 @@ For each bar it prints, over every member sample of the calibration voices:
   listed (named right, wrong); listed without a sample (every name wrong); on file but not listed, a roster
   person who came uninvited (a name is wrong unless it is them, which the planner would refuse as not listed);
   a guest, neither listed nor on file (every name wrong).
-Each trial uses one of the enrolment samples per person; all trials are pooled.
+Each trial uses one of the enrolment samples per person; all trials are pooled. Every figure is measured twice:
+on raw cosines, and on scores centred as reconciliation centres them when enough people are on file
+(`reconcile.cohort`; keys ending ", centred").
 """
 
 from __future__ import annotations
@@ -24,40 +26,61 @@ import pickle
 import random
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from reconcile.calibration import default
+from reconcile import cohort
+from reconcile.calibration import Calibration, default
 from reconcile.planner import MIN_MINORITY, Settings, by_voice
 from tests.benchmarks.reconset import calibrate, calibset
 
 BARS = (0.8, 0.9, 0.95, 0.97, 0.98)
+REGIMES = ("cosine", "centred")  # raw cosines, or centred as reconcile.cohort does (its own calibrated classes)
 LISTED = 3  # participants listed per conversation in the listed trials (the evaluation's conversations list 2-4)
 
 
-def listed_trials(
-    members: Sequence[tuple[calibset.Spec, calibrate.Result]],
-    enrols: dict[str, list[np.ndarray]],
-    trials: int,
-    settings: Settings,
-) -> dict[str, float]:
+def scored(vector: np.ndarray | None, refs: dict[str, np.ndarray], regime: str) -> dict[str, float]:
+    """Person -> the member's score against their voice on file, as reconciliation computes it in `regime`: the
+    cosine, or the cosine less the person's mean cosine with the others on file (`reconcile.cohort.centres`, over
+    exactly the people in `refs`)."""
+    assert vector is not None  # members without an embedding were left out
+    centre = cohort.centres(refs, refs) if regime == "centred" else None  # every reference is a sample
+    return {key: float(vector @ ref) - (centre[key] if centre else 0.0) for key, ref in refs.items()}
+
+
+def calibration_for(regime: str) -> Calibration:
+    return default().centred() if regime == "centred" else default()
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The calibration member samples (one voice per person) and each person's enrolment samples; `trials`: how
+    many enrolment samples every person has (trial k uses each person's k-th)."""
+
+    members: Sequence[tuple[calibset.Spec, calibrate.Result]]
+    enrols: dict[str, list[np.ndarray]]
+    trials: int
+
+
+def listed_trials(samples: Samples, settings: Settings, regime: str) -> dict[str, float]:
     """Shares of member samples named right and wrong when the conversation lists its participants (see the
     module's docstring); the same seeded lists for every bar."""
-    calibration, draw = default(), random.Random(20241203)
+    calibration, draw = calibration_for(regime), random.Random(20241203)
+    members, enrols = samples.members, samples.enrols
     people = sorted(enrols)
     found = dict.fromkeys(("listed_right", "listed_wrong", "listed_unheard_wrong", "uninvited_wrong", "guest_wrong"), 0)
     count = 0
-    for k in range(trials):
+    for k in range(samples.trials):
         refs = {voice: vectors[k] for voice, vectors in enrols.items()}
         for spec, result in members:
-            scores = {voice: float(result[0] @ ref) for voice, ref in refs.items()}
+            scores = scored(result[0], refs, regime)
             others = draw.sample([p for p in people if p != spec.voice], LISTED)
             listed = frozenset([spec.voice, *others[: LISTED - 1]])
             named = by_voice(scores, settings, calibration, allowed=listed)
             found["listed_right"] += named == spec.voice
             found["listed_wrong"] += named is not None and named != spec.voice
-            unheard = {key: c for key, c in scores.items() if key != spec.voice}
+            unheard = scored(result[0], {key: ref for key, ref in refs.items() if key != spec.voice}, regime)
             named = by_voice(unheard, settings, calibration, unheard=1, allowed=listed)
             found["listed_unheard_wrong"] += named is not None
             named = by_voice(scores, settings, calibration, allowed=frozenset(others))
@@ -65,6 +88,28 @@ def listed_trials(
             found["guest_wrong"] += by_voice(unheard, settings, calibration, allowed=frozenset(others)) is not None
             count += 1
     return {key: value / count for key, value in found.items()}
+
+
+def by_bar(samples: Samples, settings: Settings, regime: str) -> dict[str, float]:
+    """Closed set (everyone on file), open set (the speaker has no sample) and the participant-list trials."""
+    calibration = calibration_for(regime)
+    closed = {"right": 0, "wrong": 0, "none": 0}
+    opened = {"wrong": 0, "none": 0}
+    for k in range(samples.trials):
+        refs = {voice: vectors[k] for voice, vectors in samples.enrols.items()}
+        for spec, result in samples.members:
+            found = by_voice(scored(result[0], refs, regime), settings, calibration)
+            closed["none" if found is None else "right" if found == spec.voice else "wrong"] += 1
+            # the person has no sample: one more person who may speak unheard, and one fewer in the cohort
+            unheard = scored(result[0], {key: ref for key, ref in refs.items() if key != spec.voice}, regime)
+            opened["none" if by_voice(unheard, settings, calibration, unheard=1) is None else "wrong"] += 1
+    total = sum(closed.values())
+    return {
+        "closed_right": closed["right"] / total,
+        "closed_wrong": closed["wrong"] / total,
+        "open_wrong": opened["wrong"] / total,
+        "trials": total,
+    } | listed_trials(samples, settings, regime)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,25 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     trials = min(len(v) for v in enrols.values())
     calibration, base = default(), Settings()
     figures: dict[str, dict[str, float]] = {}
-    for bar in BARS:
-        settings = replace(base, accept=bar)
-        closed = {"right": 0, "wrong": 0, "none": 0}
-        opened = {"wrong": 0, "none": 0}
-        for k in range(trials):
-            refs = {voice: vectors[k] for voice, vectors in enrols.items()}
-            for spec, result in members:
-                scores = {voice: float(result[0] @ ref) for voice, ref in refs.items()}
-                found = by_voice(scores, settings, calibration)
-                closed["none" if found is None else "right" if found == spec.voice else "wrong"] += 1
-                scores.pop(spec.voice)  # the person has no sample: one more person who may speak unheard
-                opened["none" if by_voice(scores, settings, calibration, unheard=1) is None else "wrong"] += 1
-        total = sum(closed.values())
-        figures[f"accept {bar}"] = {
-            "closed_right": closed["right"] / total,
-            "closed_wrong": closed["wrong"] / total,
-            "open_wrong": opened["wrong"] / total,
-            "trials": total,
-        } | listed_trials(members, enrols, trials, settings)
+    for regime in REGIMES:
+        for bar in BARS:
+            named = by_bar(Samples(members, enrols, trials), replace(base, accept=bar), regime)
+            figures[f"accept {bar}" + ("" if regime == "cosine" else f", {regime}")] = named
     vectors = np.array([r[0] for _, r in members])
     between = vectors @ vectors.T
     voices = np.array([s.voice for s, _ in members])

@@ -1,0 +1,40 @@
+"""Centred voice scores: a member's cosine with a person's voice, less how much that person's voice is like
+everyone else's.
+
+Some voices are hubs: they sound a little like many people (in the evaluation set one enrolled voice was the
+closest match of most voices without a sample). A raw cosine cannot tell "sounds like X" from "X sounds like
+everyone", so a hub's look-alikes hold real matches under the bar and a hub is named for voices that are not
+theirs. The remedy is the one speaker verification calls T-normalisation, without the division (measured on the
+calibration voices, dividing by the cohort's spread separated the classes less than the shift alone):
+
+    centred(member, X) = cosine(member, X) - mean over the cohort of cosine(X, other)
+
+The cohort is the other people's enrolment samples, so it is the population the decision is actually among, in
+the form the classes were measured on; with fewer than `COHORT_MIN` of them the mean is too noisy to use and
+scores stay raw cosines (so a roster known only from the identity directory is scored by raw cosines). The two kinds of
+score have their own calibrated classes (`reconcile.calibration`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+COHORT_MIN = 4  # other people with an enrolment sample needed before scores are centred
+
+
+def centres(references: Mapping[str, np.ndarray], enrolled: Mapping[str, np.ndarray]) -> dict[str, float] | None:
+    """Person key -> the mean cosine of their (unit) reference voice with every other person's enrolment sample
+    (`enrolled`: key -> unit vector); None when fewer than `COHORT_MIN` others have one. Only enrolment samples
+    make the cohort: the classes were measured against clean samples, and a directory profile (cut from meetings,
+    averaged over several) is like everyone more than a sample is, which would centre its people too far."""
+    if len(enrolled) - 1 < COHORT_MIN:
+        return None
+    keys = sorted(enrolled)
+    cohort = np.array([enrolled[key] for key in keys], dtype=np.float64)
+    found = {}
+    for key, reference in references.items():
+        cosines = [float(c) for other, c in zip(keys, cohort @ reference, strict=True) if other != key]
+        found[key] = float(np.mean(cosines))
+    return found
