@@ -16,10 +16,11 @@ Rules:
   their share;
 - the bars people set in `[reconcile]` are these probabilities; `Curve.bar()` gives the cosine a single
   candidate needs for one;
-- a member's cosine with a person's voice is *centred* when at least `reconcile.cohort.COHORT_MIN` other people
-  have a voice on file: less that person's mean cosine with the others' voices, so a voice that sounds a little
-  like everyone no longer looks like everyone's match; centred scores have their own measured classes
-  (`enrolment_centred`), and `Calibration.centred()` is the calibration that reads them.
+- scores are *centred* when more than `reconcile.cohort.COHORT_MIN` people have enrolment samples: a member's
+  cosine with a person's voice less that voice's mean cosine with the others' samples, and two members' cosine
+  less the mean of their mean cosines with everyone's samples, so a voice that sounds a little like everyone no
+  longer looks like everyone's match; centred scores have their own measured classes (`enrolment_centred`,
+  `member_centred`), and `Calibration.centred()` is the calibration that reads them.
 Measured here: the fits cap the odds of one cosine at about 75:1 (P = 0.987): a different person's voice can
 score as high as 0.97 against an enrolment (the different-person class is wide), so no bar above that exists.
 """
@@ -77,13 +78,21 @@ class Calibration:
     member: Curve  # two members: P(same person)
     mixed: Curve  # the halves of one member's speech: P(two voices), increasing as the cosine FALLS
     enrolment_centred: Curve | None = None  # the same for centred scores (None: not measured)
+    member_centred: Curve | None = None
     scale: str = "cosine"  # what the scores of `enrolment` are, as the reasons name them
 
     def centred(self) -> Calibration:
-        """The calibration that reads centred member-vs-person scores (`reconcile.cohort`)."""
-        if self.enrolment_centred is None:
+        """The calibration that reads centred scores (`reconcile.cohort`): member vs person, member vs member."""
+        if self.enrolment_centred is None or self.member_centred is None:
             raise ReconcileError(f"{FILE}: no centred classes; run python -m tests.benchmarks.reconset.calibrate")
-        return replace(self, enrolment=self.enrolment_centred, enrolment_centred=None, scale="centred cosine")
+        return replace(
+            self,
+            enrolment=self.enrolment_centred,
+            member=self.member_centred,
+            enrolment_centred=None,
+            member_centred=None,
+            scale="centred cosine",
+        )
 
     def p_enrolment(self, cosine: float) -> float:
         return self.enrolment(cosine)
@@ -109,12 +118,13 @@ def _negated(stats: dict[str, Any]) -> dict[str, Any]:
 
 def from_document(document: dict[str, Any]) -> Calibration:
     enrolment, member, consistency = document["enrolment"], document["member"], document["consistency"]
-    centred = document.get("enrolment_centred")
+    centred, members_centred = document.get("enrolment_centred"), document.get("member_centred")
     return Calibration(
         Curve.fit(enrolment["same"], enrolment["different"]),
         Curve.fit(member["same"], member["different"]),
         Curve.fit(_negated(consistency["two"]), _negated(consistency["one"])),
         Curve.fit(centred["same"], centred["different"]) if centred else None,
+        Curve.fit(members_centred["same"], members_centred["different"]) if members_centred else None,
     )
 
 

@@ -8,6 +8,7 @@ theirs. The remedy is the one speaker verification calls T-normalisation, withou
 calibration voices, dividing by the cohort's spread separated the classes less than the shift alone):
 
     centred(member, X) = cosine(member, X) - mean over the cohort of cosine(X, other)
+    centred(a, b) = cosine(a, b) - (mean over the cohort of cosine(a, sample) + the same for b) / 2
 
 The cohort is the other people's enrolment samples, so it is the population the decision is actually among, in
 the form the classes were measured on; with fewer than `COHORT_MIN` of them the mean is too noisy to use and
@@ -38,3 +39,12 @@ def centres(references: Mapping[str, np.ndarray], enrolled: Mapping[str, np.ndar
         cosines = [float(c) for other, c in zip(keys, cohort @ reference, strict=True) if other != key]
         found[key] = float(np.mean(cosines))
     return found
+
+
+def member_centres(vectors: Mapping[str, np.ndarray], enrolled: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Member id -> the mean cosine of its (unit) voice with every enrolment sample (its own person's included:
+    who it is, is what is being decided)."""
+    if not enrolled:
+        return dict.fromkeys(vectors, 0.0)
+    cohort = np.array(list(enrolled.values()), dtype=np.float64)
+    return {key: float(np.mean(cohort @ vector)) for key, vector in vectors.items()}

@@ -159,7 +159,9 @@ def hear(
 
 def gather(members: Sequence[Member], roster: Sequence[Person], heard: Heard, book: VoiceBook) -> list[Evidence]:
     references = {key: ref for key in book.references if (ref := book.reference(key)) is not None}
-    centre = cohort.centres(references, book.samples())  # None: too few samples, scores stay cosines
+    samples = book.samples()
+    centre = cohort.centres(references, samples)  # None: too few samples, scores stay cosines
+    mean = cohort.member_centres(heard.vectors, samples) if centre else dict.fromkeys(heard.vectors, 0.0)
     evidence = []
     emails = {p.email for p in roster}
     for member in members:
@@ -172,7 +174,7 @@ def gather(members: Sequence[Member], roster: Sequence[Person], heard: Heard, bo
             else {}
         )
         peers = {
-            other.id: round(float(vector @ heard.vectors[other.id]), 4)
+            other.id: round(float(vector @ heard.vectors[other.id]) - (mean[member.id] + mean[other.id]) / 2, 4)
             for other in members
             if vector is not None and other.id != member.id and other.id in heard.vectors
         }

@@ -92,3 +92,22 @@ def test_the_planner_reads_centred_scores_with_the_centred_classes() -> None:
     result = plan([Evidence(member, voice=scores, centred=True)], roster)
     assert result.assignments == {"m1": "john@example.com"}
     assert "centred cosine" in result.reasons["m1"]
+
+
+def test_gather_centres_two_members_cosine_by_their_likeness_to_everyones_sample() -> None:
+    refs = {f"{k}@example.com": v for k, v in voices(6).items()}
+    roster = [Person(key.split("@")[0], key) for key in refs]
+    members = [Member("c1", m, "Speaker 1", None, s, 10.0, ("hello",)) for m, s in (("m1", 0), ("m2", 1))]
+    a, b = (
+        unit(refs["p0@example.com"] + 0.5 * refs["hub@example.com"]),
+        unit(refs["p0@example.com"] + refs["p2@example.com"]),
+    )
+    heard = Heard(vectors={"m1": a, "m2": b})
+    first, second = gather(members, roster, heard, _book(refs, {}))
+    mean = {key: float(np.mean([v @ ref for ref in refs.values()])) for key, v in (("m1", a), ("m2", b))}
+    expected = float(a @ b) - (mean["m1"] + mean["m2"]) / 2
+    assert first.peers == {"m2": pytest.approx(expected, abs=1e-4)}
+    assert second.peers == {"m1": pytest.approx(expected, abs=1e-4)}
+    few = dict(list(refs.items())[:COHORT_MIN])
+    raw, _ = gather(members, roster, heard, _book(few, {}))
+    assert raw.peers == {"m2": pytest.approx(float(a @ b), abs=1e-4)}

@@ -8,6 +8,7 @@ with exactly the project's code: `reconcile.voice.embedder.Embedder` for embeddi
 `reconcile.voice.consistency` (`samples_of`, `measure`) for mixed members. Classes:
 - enrolment: a member sample against an enrolment sample, same person / different person;
 - enrolment_centred: the same pairs centred as `reconcile.cohort` centres them (`add_centred`);
+- member_centred: member pairs centred the same way (`add_member_centred`);
 - member: two member samples (never sharing a sentence when they are one person's), same / different;
 - consistency: `measure(embed_each(samples_of(...)))` of one-voice members (up to 10 % of another voice at
   turn edges) and two-voice members (the minority holding 20-50 %): the `cosine` field, and `minority`;
@@ -153,6 +154,41 @@ def add_centred(
             add(name, float(against[i, j]) - float(np.mean(kept)), mr[2], ms.condition)
 
 
+def add_member_centred(
+    members: Sequence[tuple[Spec, Result]],
+    enrols: Sequence[tuple[Spec, Result]],
+    source: Mapping[str, str],
+    between: NDArray[np.float64],
+    add: Callable[[str, float, float, str], None],
+) -> None:
+    """`add(class, centred score, shorter member's seconds, worse condition)` for every pair of members, as
+    `reconcile.cohort` centres them at run time: their cosine less the mean of each member's mean cosine with one
+    enrolment sample of every person. Conservative both ways: for two people, both members' own people are left
+    out of the cohort (a lower centre, a higher score: the case of people without a sample); for one person, their
+    own sample stays in (a higher centre, a lower score: the case of someone enrolled)."""
+    first: dict[str, int] = {}  # person -> the index of their first enrolment sample
+    for j, (spec, _) in enumerate(enrols):
+        first.setdefault(source[spec.voice], j)
+    people = sorted(first)
+    vectors = np.array([r[0] for _, r in members])
+    cohort = vectors @ np.array([enrols[first[person]][1][0] for person in people]).T  # member x person
+    own = np.array([[source[spec.voice] == person for person in people] for spec, _ in members])
+    everyone = cohort.mean(axis=1)
+    for i, (a, ar) in enumerate(members):
+        for j in range(i + 1, len(members)):
+            b, br = members[j]
+            shorter, worse = min(ar[2], br[2]), max(a.condition, b.condition, key=CONDITIONS.index)
+            if a.voice == b.voice and a.pool != b.pool:
+                add("member_centred_same", float(between[i, j]) - (everyone[i] + everyone[j]) / 2, shorter, worse)
+            elif source[a.voice] != source[b.voice]:
+                centre = (_without(cohort[i], own[i] | own[j]) + _without(cohort[j], own[i] | own[j])) / 2
+                add("member_centred_different", float(between[i, j]) - centre, shorter, worse)
+
+
+def _without(cosines: NDArray[np.float64], left_out: NDArray[np.bool_]) -> float:
+    return float(cosines[~left_out].mean())
+
+
 def measure_all(cast: Mapping[str, Voice], todo: Sequence[Spec], results: Sequence[Result]) -> dict[str, Any]:
     """The classes of the module docstring from the samples' results."""
     source = {k: v.source for k, v in cast.items()}
@@ -188,6 +224,7 @@ def measure_all(cast: Mapping[str, Voice], todo: Sequence[Spec], results: Sequen
     add_centred(members, enrols, source, against, add)
     closest = sorted(by_pair.items(), key=lambda item: -float(np.mean(item[1])))[:CLOSEST]
     between = m @ m.T
+    add_member_centred(members, enrols, source, between, add)
     for i, (a, ar) in enumerate(members):
         for j in range(i + 1, len(members)):
             b, br = members[j]
@@ -267,6 +304,13 @@ def document(cast: Mapping[str, Voice], measured: Mapping[str, Any], counts: Map
             "different": s("enrolment_centred_different"),
         },
         "member": {"same": s("member_same"), "different": s("member_different")},
+        "member_centred": {
+            "about": "member x member cosines centred as reconcile.cohort does (less the mean of each member's mean "
+            "cosine with one enrolment of every person; for different people both members' people left out, for "
+            "one person their own sample kept)",
+            "same": s("member_centred_same"),
+            "different": s("member_centred_different"),
+        },
         "consistency": {
             "one": s("consistency_one"),
             "two": s("consistency_two"),
@@ -301,6 +345,8 @@ def printable(doc: Mapping[str, Any]) -> str:
         "enrolment centred different": doc["enrolment_centred"]["different"],
         "member same": doc["member"]["same"],
         "member different": doc["member"]["different"],
+        "member centred same": doc["member_centred"]["same"],
+        "member centred different": doc["member_centred"]["different"],
         "consistency one (cosine)": doc["consistency"]["one"],
         "consistency two (cosine)": doc["consistency"]["two"],
         "consistency one (minority)": doc["consistency"]["minority"]["one"],

@@ -147,14 +147,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     upper = np.triu(np.ones_like(between, dtype=bool), 1)
     same_mask = upper & (voices[:, None] == voices[None, :]) & (pools[:, None] != pools[None, :])
     different_mask = upper & (voices[:, None] != voices[None, :])
-    for bar in (0.95, 0.97, 0.98):
-        cosine = calibration.member.bar(bar)
-        figures[f"links at same_person {bar}"] = {
-            "bar_cosine": cosine,
-            "different_linked": float(np.mean(between[different_mask] >= cosine)),
-            "same_linked": float(np.mean(between[same_mask] >= cosine)),
-            "pairs": int(different_mask.sum()),
-        }
+    samples = {voice: found[0] for voice, found in enrols.items()}  # everyone enrolled, as at run time
+    mean = cohort.member_centres({str(i): v for i, v in enumerate(vectors)}, samples)
+    centre = np.array([mean[str(i)] for i in range(len(vectors))])
+    for regime, scores in (("cosine", between), ("centred", between - (centre[:, None] + centre[None, :]) / 2)):
+        for bar in (0.95, 0.97, 0.98):
+            cosine = calibration_for(regime).member.bar(bar)
+            figures[f"links at same_person {bar}" + ("" if regime == "cosine" else f", {regime}")] = {
+                "bar_cosine": cosine,
+                "different_linked": float(np.mean(scores[different_mask] >= cosine)),
+                "same_linked": float(np.mean(scores[same_mask] >= cosine)),
+                "pairs": int(different_mask.sum()),
+            }
     mixed = {"one": [0, 0], "two": [0, 0]}
     for spec, result in zip(todo, results, strict=True):
         kind = {"member": "one", "two": "two"}.get(spec.kind)
