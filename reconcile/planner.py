@@ -20,7 +20,9 @@ Rules:
   a sample is asked about rather than merged into another voice of that person (the likeliest keeps the name
   when every claim is by voice alone), so a guest who sounds like a participant is never merged into them;
 - elimination: when the conversation lists its participants, exactly one of them has no voice on file and is not
-  yet found, and exactly one voice is left unresolved, which matches no voice on file, that voice is them;
+  yet found, exactly one unresolved voice matches none of the participants' voices on file (and is not likely
+  anyone else on file), and every other unresolved voice is more likely a participant on file than not (`LEANS`),
+  that voice is them;
 - answers from review (`forced`: member id -> email) win; members answered "new" or "skip" (`settled`) are
   neither decided nor asked again; an undecided voice is held (`Plan.held`: all its members, named or not),
   and held members (`asked`) stay that voice until answered, so planning again after applying proposes
@@ -39,6 +41,7 @@ from reconcile.calibration import OUTSIDER, Calibration, default, posterior
 from reconcile.models import Candidate, Evidence, Operation, Person, Plan, ReviewItem
 
 MIN_MINORITY = 0.2  # a member is mixed only when the smaller half is at least this share of its windows
+LEANS = 0.5  # elimination: a voice whose belief in a listed participant on file reaches this is taken as theirs
 RUNNER_UP = 0.05  # a review reason names the runner-up person when their belief is at least this
 
 
@@ -277,17 +280,34 @@ def _eliminate(voices_: list[_Voice], judge: _Judge, allowed: set[str], *, liste
     found = {v.email for v in voices_ if v.email} | {e.known for v in voices_ for e in v.members if e.known}
     unknown = sorted(allowed - on_file - found)
     unresolved = [v for v in voices_ if v.email is None and not any(e.member.email for e in v.members)]
-    if len(unknown) != 1 or len(unresolved) != 1 or unresolved[0].open:
+    if len(unknown) != 1:
         return
-    (voice,) = unresolved
-    if not voice.scores or not all(judge.clearly_not(voice.scores, key) for key in voice.scores):
+    kinds = [_left(v, judge) for v in unresolved]
+    if kinds.count("none") != 1 or "unclear" in kinds:
         return
-    best = max(judge.calibration.p_enrolment(c) for c in voice.scores.values())
+    voice = unresolved[kinds.index("none")]
+    best = max(judge.calibration.p_enrolment(c) for k, c in voice.scores.items() if judge.allows(k))
     voice.email = unknown[0]
     voice.reason = (
-        f"elimination: {unknown[0]} is the only listed participant with no voice on file, and this voice matches"
-        f" none of the voices on file (best P={best:.4f})"
+        f"elimination: {unknown[0]} is the only listed participant with no voice on file, this voice matches none"
+        f" of the participants' voices on file (best P={best:.4f}) and every other voice left sounds like one of them"
     )
+
+
+def _left(voice: _Voice, judge: _Judge) -> str:
+    """What an unresolved voice is, for elimination: "none" (it matches none of the listed participants' voices
+    on file, each at most `reject`, and is not likely anyone else on file), "participant" (it is more likely a
+    listed participant on file than not), or "unclear" (no voice evidence, mixed, or neither)."""
+    if not voice.scores or voice.open:
+        return "unclear"
+    beliefs = _beliefs(voice, judge)
+    listed = [key for key in voice.scores if judge.allows(key)]
+    if listed and max(beliefs.get(key, 0.0) for key in listed) >= LEANS:
+        return "participant"
+    others = [beliefs.get(key, 0.0) for key in voice.scores if not judge.allows(key)]
+    if listed and all(judge.clearly_not(voice.scores, key) for key in listed) and max(others, default=0.0) < LEANS:
+        return "none"
+    return "unclear"
 
 
 def _beliefs(voice: _Voice, judge: _Judge) -> Mapping[str, float]:

@@ -168,6 +168,31 @@ def test_elimination_needs_exactly_one_unresolved_voice() -> None:
     assert result.assignments == {"a": JOHN}
 
 
+LEANING = CAL.enrolment.bar(0.9)  # one cosine at P = 0.9: more likely this participant than not, under `accept`
+
+
+def test_elimination_needs_the_other_unresolved_voices_to_lean_to_participants_on_file() -> None:
+    """John and Alice have samples, May has none. John's voice is not sure enough to be named, but it is more
+    likely John than not; the one voice that matches neither sample is May. Without that lean it could be May
+    too, so nothing is eliminated."""
+    john = Evidence(member("a"), voice={JOHN: LEANING, ALICE: LOW}, peers=peers(b=LOW))
+    may = Evidence(member("b"), voice={JOHN: LOW, ALICE: LOW}, peers=peers(a=LOW))
+    result = plan([john, may], ROSTER, participants=[JOHN, ALICE, MAY])
+    assert result.assignments == {"b": MAY}  # John's voice stays a question: it was not named
+    assert result.reasons["b"].startswith("elimination") and "every other voice left" in result.reasons["b"]
+    unsure = Evidence(member("a"), voice={JOHN: MIDDLE, ALICE: MIDDLE}, peers=peers(b=LOW))
+    assert "b" not in plan([unsure, may], ROSTER, participants=[JOHN, ALICE, MAY]).assignments
+
+
+def test_a_voice_likely_someone_on_file_but_not_listed_is_not_eliminated() -> None:
+    """Raj is on file but not listed: a voice that matches none of the participants but sounds like Raj is more
+    likely Raj (uninvited) than May, so it is asked about."""
+    john = Evidence(member("a"), voice={JOHN: HIGH, ALICE: LOW, RAJ: LOW}, peers=peers(b=LOW))
+    raj_like = Evidence(member("b"), voice={JOHN: LOW, ALICE: LOW, RAJ: HIGH}, peers=peers(a=LOW))
+    result = plan([john, raj_like], ROSTER, participants=[JOHN, ALICE, MAY])
+    assert result.assignments == {"a": JOHN} and review_ids(result) == [["b"]]
+
+
 def test_a_voice_that_matches_a_person_answered_as_new_is_not_eliminated() -> None:
     john = Evidence(member("a"), voice={JOHN: HIGH, "new:zoe": LOW}, peers=peers(b=LOW))
     guest = Evidence(member("b"), voice={JOHN: LOW, "new:zoe": HIGH}, peers=peers(a=LOW))
