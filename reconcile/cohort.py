@@ -4,16 +4,17 @@ everyone else's.
 Some voices are hubs: they sound a little like many people (in the evaluation set one enrolled voice was the
 closest match of most voices without a sample). A raw cosine cannot tell "sounds like X" from "X sounds like
 everyone", so a hub's look-alikes hold real matches under the bar and a hub is named for voices that are not
-theirs. The remedy is the one speaker verification calls T-normalisation, without the division (measured on the
-calibration voices, dividing by the cohort's spread separated the classes less than the shift alone):
+theirs. The remedy is the one speaker verification calls T-normalisation, without the division by the cohort's
+spread (measured once on the calibration embeddings, the division and a member-side normalisation separated
+the classes less than the shift alone when the speaker has no sample):
 
-    centred(member, X) = cosine(member, X) - mean over the cohort of cosine(X, other)
+    centred(member, X) = cosine(member, X) - mean over the cohort of cosine(X, sample)
     centred(a, b) = cosine(a, b) - (mean over the cohort of cosine(a, sample) + the same for b) / 2
 
-The cohort is the other people's enrolment samples, so it is the population the decision is actually among, in
-the form the classes were measured on; with fewer than `COHORT_MIN` of them the mean is too noisy to use and
-scores stay raw cosines (so a roster known only from the identity directory is scored by raw cosines). The two kinds of
-score have their own calibrated classes (`reconcile.calibration`).
+The cohort is the enrolment samples of the people on file (X's own left out), the population the decision is
+among, in the form the classes were measured on. With fewer than `COHORT_MIN` others the mean is too noisy, and
+scores stay raw cosines; so does a roster known only from the identity directory. The two kinds of score have
+their own calibrated classes (`reconcile.calibration`).
 """
 
 from __future__ import annotations
