@@ -19,8 +19,10 @@ Rules:
 - scores are *centred* when more than `reconcile.cohort.COHORT_MIN` people have enrolment samples: a member's
   cosine with a person's voice less that voice's mean cosine with the others' samples, and two members' cosine
   less the mean of their mean cosines with everyone's samples, so a voice that sounds a little like everyone no
-  longer looks like everyone's match; centred scores have their own measured classes (`enrolment_centred`,
-  `member_centred`), and `Calibration.centred()` is the calibration that reads them.
+  longer looks like everyone's match; with fewer samples but more than `COHORT_MIN` people with a voice on
+  file, a member's cosine with a person's voice is centred by that voice's mean cosine with the other voices on
+  file instead (members' cosines stay raw); centred scores have their own measured classes (`enrolment_centred`,
+  `member_centred`, `profile_centred`), and `Calibration.centred(cohort)` is the calibration that reads them.
 Measured here: the fits cap the odds of one cosine at about 75:1 (P = 0.987): a different person's voice can
 score as high as 0.97 against an enrolment (the different-person class is wide), so no bar above that exists.
 """
@@ -79,18 +81,27 @@ class Calibration:
     mixed: Curve  # the halves of one member's speech: P(two voices), increasing as the cosine FALLS
     enrolment_centred: Curve | None = None  # the same for centred scores (None: not measured)
     member_centred: Curve | None = None
+    profile_centred: Curve | None = None  # a member against directory profiles, centred by the other profiles
     scale: str = "cosine"  # what the scores of `enrolment` are, as the reasons name them
 
-    def centred(self) -> Calibration:
-        """The calibration that reads centred scores (`reconcile.cohort`): member vs person, member vs member."""
-        if self.enrolment_centred is None or self.member_centred is None:
+    def centred(self, cohort: str = "samples") -> Calibration:
+        """The calibration that reads scores centred against `cohort` (`reconcile.cohort`): "samples" (member vs
+        person and member vs member centred by enrolment samples) or "profiles" (member vs person centred by the
+        voices on file; members' cosines stay raw)."""
+        curves = (
+            (self.enrolment_centred, self.member_centred)
+            if cohort == "samples"
+            else (self.profile_centred, self.member)
+        )
+        if curves[0] is None or curves[1] is None:
             raise ReconcileError(f"{FILE}: no centred classes; run python -m tests.benchmarks.reconset.calibrate")
         return replace(
             self,
-            enrolment=self.enrolment_centred,
-            member=self.member_centred,
+            enrolment=curves[0],
+            member=curves[1],
             enrolment_centred=None,
             member_centred=None,
+            profile_centred=None,
             scale="centred cosine",
         )
 
@@ -119,12 +130,14 @@ def _negated(stats: dict[str, Any]) -> dict[str, Any]:
 def from_document(document: dict[str, Any]) -> Calibration:
     enrolment, member, consistency = document["enrolment"], document["member"], document["consistency"]
     centred, members_centred = document.get("enrolment_centred"), document.get("member_centred")
+    profiles = document.get("profile_centred")
     return Calibration(
         Curve.fit(enrolment["same"], enrolment["different"]),
         Curve.fit(member["same"], member["different"]),
         Curve.fit(_negated(consistency["two"]), _negated(consistency["one"])),
         Curve.fit(centred["same"], centred["different"]) if centred else None,
         Curve.fit(members_centred["same"], members_centred["different"]) if members_centred else None,
+        Curve.fit(profiles["same"], profiles["different"]) if profiles else None,
     )
 
 

@@ -12,9 +12,11 @@ the classes less than the shift alone when the speaker has no sample):
     centred(a, b) = cosine(a, b) - (mean over the cohort of cosine(a, sample) + the same for b) / 2
 
 The cohort is the enrolment samples of the people on file (X's own left out), the population the decision is
-among, in the form the classes were measured on. With fewer than `COHORT_MIN` others the mean is too noisy, and
-scores stay raw cosines; so does a roster known only from the identity directory. The two kinds of score have
-their own calibrated classes (`reconcile.calibration`).
+among, in the form the classes were measured on. With fewer than `COHORT_MIN` others the mean is too noisy;
+then, when enough people have a voice on file at all (a roster known mostly from the identity directory), each
+voice is centred by its mean cosine with the other voices on file, with classes measured on profiles (means of
+a person's member samples) and members' cosines left raw; else scores stay raw cosines. Each kind of score has
+its own calibrated classes (`reconcile.calibration`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,20 @@ def centres(references: Mapping[str, np.ndarray], enrolled: Mapping[str, np.ndar
         cosines = [float(c) for other, c in zip(keys, cohort @ reference, strict=True) if other != key]
         found[key] = float(np.mean(cosines))
     return found
+
+
+def scoring(
+    references: Mapping[str, np.ndarray], enrolled: Mapping[str, np.ndarray]
+) -> tuple[str, dict[str, float] | None]:
+    """Which cohort centres a conversation's scores, and each person's centre: "samples" when more than
+    `COHORT_MIN` people have enrolment samples; else "profiles" when more than `COHORT_MIN` people have a voice
+    on file (the cohort is then every voice on file, mostly identity-directory profiles); else ("", None), raw
+    cosines."""
+    centre = centres(references, enrolled)
+    if centre is not None:
+        return "samples", centre
+    centre = centres(references, references)
+    return ("profiles", centre) if centre is not None else ("", None)
 
 
 def member_centres(vectors: Mapping[str, np.ndarray], enrolled: Mapping[str, np.ndarray]) -> dict[str, float]:

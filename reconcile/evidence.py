@@ -160,8 +160,8 @@ def hear(
 def gather(members: Sequence[Member], roster: Sequence[Person], heard: Heard, book: VoiceBook) -> list[Evidence]:
     references = {key: ref for key in book.references if (ref := book.reference(key)) is not None}
     samples = book.samples()
-    centre = cohort.centres(references, samples)  # None: too few samples, scores stay cosines
-    mean = cohort.member_centres(heard.vectors, samples) if centre else dict.fromkeys(heard.vectors, 0.0)
+    kind, centre = cohort.scoring(references, samples)  # ("", None): too few voices on file, raw cosines
+    mean = cohort.member_centres(heard.vectors, samples) if kind == "samples" else dict.fromkeys(heard.vectors, 0.0)
     evidence = []
     emails = {p.email for p in roster}
     for member in members:
@@ -186,7 +186,7 @@ def gather(members: Sequence[Member], roster: Sequence[Person], heard: Heard, bo
                 voice,
                 peers,
                 heard.consistency.get(member.id),
-                centred=centre is not None,
+                centred=kind,
             )
         )
     return evidence

@@ -56,7 +56,7 @@ class Evidence:
     voice: dict[str, float] = field(default_factory=dict)  # person key -> cosine with their voice on file (or centred)
     peers: dict[str, float] = field(default_factory=dict)  # other member id (any segment) -> cosine of the voices
     consistency: Consistency | None = None
-    centred: bool = False  # `voice` and `peers` hold centred scores (`reconcile.cohort`), not cosines
+    centred: str = ""  # "samples" or "profiles": scores centred against that cohort (`reconcile.cohort`); "": raw
 
 
 @dataclass(frozen=True, slots=True)

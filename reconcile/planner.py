@@ -401,10 +401,7 @@ def plan(
     people = {p.email: p for p in roster}
     allowed = set(participants) & set(people) if participants else set(people)
     on_file = {key for e in evidence for key in e.voice}
-    calibration = calibration or default()
-    if any(e.centred for e in evidence):  # one `gather` centres all of a conversation's scores or none
-        calibration = calibration.centred()
-    judge = _Judge(settings or Settings(), calibration, len(allowed - on_file), frozenset(allowed))
+    judge = _Judge(settings or Settings(), _reading(evidence, calibration), len(allowed - on_file), frozenset(allowed))
     forced = {i: e for i, e in (forced or {}).items() if e in people}
     by_id = {e.member.id: e for e in evidence}
     asked = {i: key for i, key in (asked or {}).items() if i in by_id and i not in forced and i not in settled}
@@ -476,6 +473,12 @@ def plan(
         if judge.settings.use_voice and not by_id[i].voice and not by_id[i].peers
     )
     return Plan(tuple(_operations(decided, by_id, people)), tuple(review), decided, reasons, notes, held)
+
+
+def _reading(evidence: Sequence[Evidence], calibration: Calibration | None) -> Calibration:
+    """The calibration that reads this evidence's scores: one `gather` centres all of a conversation's or none."""
+    cohorts = {e.centred for e in evidence if e.centred}
+    return (calibration or default()).centred(cohorts.pop()) if cohorts else (calibration or default())
 
 
 def by_voice(

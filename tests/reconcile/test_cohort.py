@@ -9,7 +9,7 @@ import pytest
 
 from reconcile import Evidence, Member, Person, plan
 from reconcile.calibration import default
-from reconcile.cohort import COHORT_MIN, centres
+from reconcile.cohort import COHORT_MIN, centres, scoring
 from reconcile.evidence import Heard, VoiceBook, gather
 
 DIMENSIONS = 16
@@ -70,14 +70,18 @@ def test_gather_centres_scores_when_enough_people_have_samples_and_says_so() -> 
     heard = Heard(vectors={"m1": unit(refs["p0@example.com"] + 0.3 * refs["p1@example.com"])})
     (evidence,) = gather(members, roster, heard, _book(refs, {}))
     centre = centres(refs, refs)
-    assert evidence.centred and centre is not None
+    assert evidence.centred == "samples" and centre is not None
     for key, ref in refs.items():
         assert evidence.voice[key] == pytest.approx(float(heard.vectors["m1"] @ ref) - centre[key], abs=1e-4)
-    # the same voices known from the identity directory only: too few samples, raw cosines
+    # four samples and three voices from the identity directory: centred by every voice on file ("profiles")
     few = dict(list(refs.items())[:COHORT_MIN])
-    (raw,) = gather(members, roster, heard, _book(few, {k: v for k, v in refs.items() if k not in few}))
-    assert not raw.centred
-    assert raw.voice == {key: pytest.approx(float(heard.vectors["m1"] @ ref), abs=1e-4) for key, ref in refs.items()}
+    (profiled,) = gather(members, roster, heard, _book(few, {k: v for k, v in refs.items() if k not in few}))
+    assert profiled.centred == "profiles" and scoring(refs, few) == ("profiles", centre)
+    assert profiled.voice == pytest.approx(evidence.voice, abs=1e-4)  # here the voices on file are the same
+    # too few voices on file at all: raw cosines
+    (raw,) = gather(members, roster, heard, _book(few, {}))
+    assert raw.centred == "" and scoring(few, few) == ("", None)
+    assert raw.voice == {key: pytest.approx(float(heard.vectors["m1"] @ ref), abs=1e-4) for key, ref in few.items()}
 
 
 def test_the_planner_reads_centred_scores_with_the_centred_classes() -> None:
@@ -89,9 +93,12 @@ def test_the_planner_reads_centred_scores_with_the_centred_classes() -> None:
     assert cal.enrolment(bar) != pytest.approx(centred.enrolment(bar), abs=1e-3)
     scores = {"john@example.com": min(1.0, bar + 0.05), "alice@example.com": -0.3}
     member = Member("c1", "m1", "Speaker 1", None, 0, 20.0, ("hello",))
-    result = plan([Evidence(member, voice=scores, centred=True)], roster)
+    result = plan([Evidence(member, voice=scores, centred="samples")], roster)
     assert result.assignments == {"m1": "john@example.com"}
     assert "centred cosine" in result.reasons["m1"]
+    profiles = cal.centred("profiles")
+    assert profiles.member is cal.member  # members' cosines stay raw against profiles
+    assert profiles.enrolment(bar) != pytest.approx(centred.enrolment(bar), abs=1e-4)
 
 
 def test_gather_centres_two_members_cosine_by_their_likeness_to_everyones_sample() -> None:
@@ -111,3 +118,5 @@ def test_gather_centres_two_members_cosine_by_their_likeness_to_everyones_sample
     few = dict(list(refs.items())[:COHORT_MIN])
     raw, _ = gather(members, roster, heard, _book(few, {}))
     assert raw.peers == {"m2": pytest.approx(float(a @ b), abs=1e-4)}
+    profiled, _ = gather(members, roster, heard, _book(few, {k: v for k, v in refs.items() if k not in few}))
+    assert profiled.centred == "profiles" and profiled.peers == raw.peers  # members' cosines stay raw there

@@ -9,6 +9,7 @@ with exactly the project's code: `reconcile.voice.embedder.Embedder` for embeddi
 - enrolment: a member sample against an enrolment sample, same person / different person;
 - enrolment_centred: the same pairs centred as `reconcile.cohort` centres them (`add_centred`);
 - member_centred: member pairs centred the same way (`add_member_centred`);
+- profile_centred: members against directory-like profiles, centred by the other profiles (`add_profile_centred`);
 - member: two member samples (never sharing a sentence when they are one person's), same / different;
 - consistency: `measure(embed_each(samples_of(...)))` of one-voice members (up to 10 % of another voice at
   turn edges) and two-voice members (the minority holding 20-50 %): the `cosine` field, and `minority`;
@@ -154,6 +155,44 @@ def add_centred(
             add(name, float(against[i, j]) - float(np.mean(kept)), mr[2], ms.condition)
 
 
+PROFILE_TRIALS = 6  # profiles drawn per person for the profile-centred classes
+
+
+def add_profile_centred(
+    members: Sequence[tuple[Spec, Result]],
+    source: Mapping[str, str],
+    add: Callable[[str, float, float, str], None],
+) -> None:
+    """`add(class, centred score, member's seconds, member's condition)` for members scored against identity-
+    directory profiles, as `reconcile.cohort` centres them when too few people have enrolment samples: each
+    person's profile is the mean of 1-3 of their pool-A member samples (as the directory averages the members it
+    learned), a pool-B member is scored against every person's profile, less that profile's mean cosine with the
+    other people's profiles (for two people, the member's own person left out too: a voice not on file)."""
+    draw = np.random.default_rng(SEED)
+    first: dict[str, str] = {}  # person -> the voice that stands for them
+    for spec, _ in members:
+        first.setdefault(source[spec.voice], spec.voice)
+    people = sorted(first)
+    pool_a = {p: [r[0] for spec, r in members if spec.voice == first[p] and spec.pool == "A"] for p in people}
+    scored = [(spec, r) for spec, r in members if spec.pool == "B" and spec.voice == first[source[spec.voice]]]
+    vectors = np.array([r[0] for _, r in scored])
+    for trial in range(PROFILE_TRIALS):
+        profiles = []
+        for person in people:
+            chosen = draw.choice(len(pool_a[person]), size=1 + trial % 3, replace=False)
+            mean = np.mean([pool_a[person][i] for i in chosen], axis=0)
+            profiles.append(mean / np.linalg.norm(mean))
+        matrix = np.array(profiles)
+        between, against = matrix @ matrix.T, vectors @ matrix.T
+        for i, (spec, r) in enumerate(scored):
+            own = people.index(source[spec.voice])
+            for x in range(len(people)):
+                left_out = {x} if x == own else {x, own}
+                centre = float(np.mean([between[x, y] for y in range(len(people)) if y not in left_out]))
+                kind = "same" if x == own else "different"
+                add(f"profile_centred_{kind}", float(against[i, x]) - centre, r[2], spec.condition)
+
+
 def add_member_centred(
     members: Sequence[tuple[Spec, Result]],
     enrols: Sequence[tuple[Spec, Result]],
@@ -225,6 +264,7 @@ def measure_all(cast: Mapping[str, Voice], todo: Sequence[Spec], results: Sequen
     closest = sorted(by_pair.items(), key=lambda item: -float(np.mean(item[1])))[:CLOSEST]
     between = m @ m.T
     add_member_centred(members, enrols, source, between, add)
+    add_profile_centred(members, source, add)
     for i, (a, ar) in enumerate(members):
         for j in range(i + 1, len(members)):
             b, br = members[j]
@@ -304,6 +344,13 @@ def document(cast: Mapping[str, Voice], measured: Mapping[str, Any], counts: Map
             "different": s("enrolment_centred_different"),
         },
         "member": {"same": s("member_same"), "different": s("member_different")},
+        "profile_centred": {
+            "about": "a member against identity-directory profiles (the mean of 1-3 of a person's member samples "
+            "of the other sentence pool), centred by the profile's mean cosine with the other people's profiles "
+            "(for different people the member's person left out)",
+            "same": s("profile_centred_same"),
+            "different": s("profile_centred_different"),
+        },
         "member_centred": {
             "about": "member x member cosines centred as reconcile.cohort does (less the mean of each member's mean "
             "cosine with one enrolment of every person; for different people both members' people left out, for "
@@ -345,6 +392,8 @@ def printable(doc: Mapping[str, Any]) -> str:
         "enrolment centred different": doc["enrolment_centred"]["different"],
         "member same": doc["member"]["same"],
         "member different": doc["member"]["different"],
+        "profile centred same": doc["profile_centred"]["same"],
+        "profile centred different": doc["profile_centred"]["different"],
         "member centred same": doc["member_centred"]["same"],
         "member centred different": doc["member_centred"]["different"],
         "consistency one (cosine)": doc["consistency"]["one"],
