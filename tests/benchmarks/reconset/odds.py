@@ -13,9 +13,11 @@ For each bar it prints, over every member sample of the calibration voices:
   listed (named right, wrong); listed without a sample (every name wrong); on file but not listed, a roster
   person who came uninvited (a name is wrong unless it is them, which the planner would refuse as not listed);
   a guest, neither listed nor on file (every name wrong).
-Each trial uses one of the enrolment samples per person; all trials are pooled. Every figure is measured twice:
-on raw cosines, and on scores centred as reconciliation centres them when enough people are on file
-(`reconcile.cohort`; keys ending ", centred").
+Each trial uses one of the enrolment samples per person; all trials are pooled. Every figure is measured three
+ways: on raw cosines; on scores centred as reconciliation centres them when enough people have samples
+(`reconcile.cohort`; keys ending ", centred"); and against directory-like profiles (each the mean of 1-3 of a
+person's pool-A member samples, scoring the pool-B members) centred by the other profiles, as when the roster is
+known from the identity directory (keys ending ", profiles").
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from reconcile.planner import MIN_MINORITY, Settings, by_voice
 from tests.benchmarks.reconset import calibrate, calibset
 
 BARS = (0.8, 0.9, 0.95, 0.97, 0.98)
-REGIMES = ("cosine", "centred")  # raw cosines, or centred as reconcile.cohort does (its own calibrated classes)
+REGIMES = ("cosine", "centred", "profiles")  # raw; centred by samples; against profiles, centred by them
 LISTED = 3  # participants listed per conversation in the listed trials (the evaluation's conversations list 2-4)
 
 
@@ -45,12 +47,27 @@ def scored(vector: np.ndarray | None, refs: dict[str, np.ndarray], regime: str) 
     cosine, or the cosine less the person's mean cosine with the others on file (`reconcile.cohort.centres`, over
     exactly the people in `refs`)."""
     assert vector is not None  # members without an embedding were left out
-    centre = cohort.centres(refs, refs) if regime == "centred" else None  # every reference is a sample
+    centre = cohort.centres(refs, refs) if regime != "cosine" else None  # the cohort: everyone in `refs`
     return {key: float(vector @ ref) - (centre[key] if centre else 0.0) for key, ref in refs.items()}
 
 
 def calibration_for(regime: str) -> Calibration:
-    return default().centred() if regime == "centred" else default()
+    return default() if regime == "cosine" else default().centred("samples" if regime == "centred" else "profiles")
+
+
+def profiles_of(members: Sequence[tuple[calibset.Spec, calibrate.Result]], trials: int) -> dict[str, list[np.ndarray]]:
+    """Voice -> `trials` directory-like profiles: each the normalised mean of 1-3 of its pool-A member samples."""
+    draw = np.random.default_rng(calibrate.SEED)
+    pool_a: dict[str, list[np.ndarray]] = {}
+    for spec, result in members:
+        if spec.pool == "A" and result[0] is not None:
+            pool_a.setdefault(spec.voice, []).append(result[0])
+    found: dict[str, list[np.ndarray]] = {}
+    for voice, vectors in sorted(pool_a.items()):
+        for trial in range(trials):
+            mean = np.mean([vectors[i] for i in draw.choice(len(vectors), size=1 + trial % 3, replace=False)], axis=0)
+            found.setdefault(voice, []).append(mean / np.linalg.norm(mean))
+    return found
 
 
 @dataclass(frozen=True)
@@ -136,9 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     trials = min(len(v) for v in enrols.values())
     calibration, base = default(), Settings()
     figures: dict[str, dict[str, float]] = {}
+    by_regime = {  # against profiles: pool-B members only, the profiles being made of pool A
+        "cosine": Samples(members, enrols, trials),
+        "centred": Samples(members, enrols, trials),
+        "profiles": Samples([(s, r) for s, r in members if s.pool == "B"], profiles_of(members, trials), trials),
+    }
     for regime in REGIMES:
         for bar in BARS:
-            named = by_bar(Samples(members, enrols, trials), replace(base, accept=bar), regime)
+            named = by_bar(by_regime[regime], replace(base, accept=bar), regime)
             figures[f"accept {bar}" + ("" if regime == "cosine" else f", {regime}")] = named
     vectors = np.array([r[0] for _, r in members])
     between = vectors @ vectors.T
