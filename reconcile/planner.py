@@ -477,8 +477,8 @@ def plan(
 
 def _reading(evidence: Sequence[Evidence], calibration: Calibration | None) -> Calibration:
     """The calibration that reads this evidence's scores: one `gather` centres all of a conversation's or none."""
-    cohorts = {e.centred for e in evidence if e.centred}
-    return (calibration or default()).centred(cohorts.pop()) if cohorts else (calibration or default())
+    cohorts, base = {e.centred for e in evidence if e.centred}, calibration or default()
+    return base.centred(cohorts.pop()) if cohorts else base
 
 
 def by_voice(

@@ -119,6 +119,29 @@ def bucket(seconds: float) -> str:
     return next(name for name, low, high in BUCKETS if low <= seconds < high)
 
 
+def first_of_each_person(specs: Sequence[tuple[Spec, Result]], source: Mapping[str, str]) -> dict[str, int]:
+    """Person -> the index of their first sample in `specs`; its voice stands for them (one voice per person)."""
+    first: dict[str, int] = {}
+    for j, (spec, _) in enumerate(specs):
+        first.setdefault(source[spec.voice], j)
+    return first
+
+
+def profiles(pools: Mapping[str, Sequence[NDArray[np.float64]]], trials: int) -> list[dict[str, NDArray[np.float64]]]:
+    """`trials` draws of directory-like profiles: key -> the normalised mean of 1-3 (by trial) of its vectors in
+    `pools`, as the identity directory averages the members it learned (seeded: the same draws every run)."""
+    draw = np.random.default_rng(SEED)
+    found = []
+    for trial in range(trials):
+        drawn = {}
+        for key in sorted(pools):
+            chosen = draw.choice(len(pools[key]), size=1 + trial % 3, replace=False)
+            mean = np.mean([pools[key][i] for i in chosen], axis=0)
+            drawn[key] = mean / np.linalg.norm(mean)
+        found.append(drawn)
+    return found
+
+
 def add_centred(
     members: Sequence[tuple[Spec, Result]],
     enrols: Sequence[tuple[Spec, Result]],
@@ -131,9 +154,7 @@ def add_centred(
     one enrolment of every other person (each person's sample of the same position, as one trial has one sample
     per person on file). For a different-person pair the member's own person is left out of that cohort too: the
     harder case of a guest, whose voice is not on file."""
-    first: dict[str, str] = {}  # person -> the voice that stands for them (one voice per person)
-    for spec, _ in enrols:
-        first.setdefault(source[spec.voice], spec.voice)
+    first = {person: enrols[j][0].voice for person, j in first_of_each_person(enrols, source).items()}
     position: dict[int, int] = {}
     by_voice: dict[str, list[int]] = {}
     for j, (spec, _) in enumerate(enrols):
@@ -168,21 +189,16 @@ def add_profile_centred(
     person's profile is the mean of 1-3 of their pool-A member samples (as the directory averages the members it
     learned), a pool-B member is scored against every person's profile, less that profile's mean cosine with the
     other people's profiles (for two people, the member's own person left out too: a voice not on file)."""
-    draw = np.random.default_rng(SEED)
-    first: dict[str, str] = {}  # person -> the voice that stands for them
-    for spec, _ in members:
-        first.setdefault(source[spec.voice], spec.voice)
+    first = {person: members[j][0].voice for person, j in first_of_each_person(members, source).items()}
     people = sorted(first)
-    pool_a = {p: [r[0] for spec, r in members if spec.voice == first[p] and spec.pool == "A"] for p in people}
+    pool_a = {
+        p: [r[0] for spec, r in members if spec.voice == first[p] and spec.pool == "A" and r[0] is not None]
+        for p in people
+    }
     scored = [(spec, r) for spec, r in members if spec.pool == "B" and spec.voice == first[source[spec.voice]]]
     vectors = np.array([r[0] for _, r in scored])
-    for trial in range(PROFILE_TRIALS):
-        profiles = []
-        for person in people:
-            chosen = draw.choice(len(pool_a[person]), size=1 + trial % 3, replace=False)
-            mean = np.mean([pool_a[person][i] for i in chosen], axis=0)
-            profiles.append(mean / np.linalg.norm(mean))
-        matrix = np.array(profiles)
+    for drawn in profiles(pool_a, PROFILE_TRIALS):
+        matrix = np.array([drawn[person] for person in people])
         between, against = matrix @ matrix.T, vectors @ matrix.T
         for i, (spec, r) in enumerate(scored):
             own = people.index(source[spec.voice])
@@ -205,9 +221,7 @@ def add_member_centred(
     enrolment sample of every person. Conservative both ways: for two people, both members' own people are left
     out of the cohort (a lower centre, a higher score: the case of people without a sample); for one person, their
     own sample stays in (a higher centre, a lower score: the case of someone enrolled)."""
-    first: dict[str, int] = {}  # person -> the index of their first enrolment sample
-    for j, (spec, _) in enumerate(enrols):
-        first.setdefault(source[spec.voice], j)
+    first = first_of_each_person(enrols, source)  # person -> the index of their first enrolment sample
     people = sorted(first)
     vectors = np.array([r[0] for _, r in members])
     cohort = vectors @ np.array([enrols[first[person]][1][0] for person in people]).T  # member x person

@@ -56,18 +56,13 @@ def calibration_for(regime: str) -> Calibration:
 
 
 def profiles_of(members: Sequence[tuple[calibset.Spec, calibrate.Result]], trials: int) -> dict[str, list[np.ndarray]]:
-    """Voice -> `trials` directory-like profiles: each the normalised mean of 1-3 of its pool-A member samples."""
-    draw = np.random.default_rng(calibrate.SEED)
+    """Voice -> `trials` directory-like profiles (`calibrate.profiles` of its pool-A member samples)."""
     pool_a: dict[str, list[np.ndarray]] = {}
     for spec, result in members:
         if spec.pool == "A" and result[0] is not None:
             pool_a.setdefault(spec.voice, []).append(result[0])
-    found: dict[str, list[np.ndarray]] = {}
-    for voice, vectors in sorted(pool_a.items()):
-        for trial in range(trials):
-            mean = np.mean([vectors[i] for i in draw.choice(len(vectors), size=1 + trial % 3, replace=False)], axis=0)
-            found.setdefault(voice, []).append(mean / np.linalg.norm(mean))
-    return found
+    drawn = calibrate.profiles(pool_a, trials)
+    return {voice: [trial[voice] for trial in drawn] for voice in sorted(pool_a)}
 
 
 @dataclass(frozen=True)
@@ -136,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cast = calibset.calibration_cast()
     todo = calibset.specs(cast, calibrate.SEED, **calibrate.FULL)
-    cache = calibrate.ROOT / ".cache" / "reconset-odds.pickle"
+    cache = calibrate.ODDS_CACHE
     if cache.is_file():
         results = pickle.loads(cache.read_bytes())
     else:
