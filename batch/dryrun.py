@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -59,18 +60,35 @@ ADOPT = {status: f"adopt ({status.value})" for status in Status}
 
 
 def submission_order(manifest: Manifest) -> Iterator[tuple[int, Segment]]:
-    """The planner's order if every job finished at once: its priority among heads, appends after their first.
-    Each segment comes with its place in `manifest.segments()`."""
+    """The planner's order if every job finished at once: its priority among heads (equals in manifest order),
+    appends after their first. Each segment comes with its place in `manifest.segments()`. The heads are sorted
+    in arrays (a few bytes per conversation); only appends wait in a heap."""
+    import numpy as np  # noqa: PLC0415 - a million heads sorted in arrays, not in Python objects
+
     chains = [c.segments for c in manifest.conversations]
-    starts = list(itertools.accumulate((len(c) for c in chains), initial=0))
-    heap = [(priority(chain, 0), chain[0].key, n, 0) for n, chain in enumerate(chains) if chain]
-    heapq.heapify(heap)
-    while heap:
-        *_, best, position = heapq.heappop(heap)
-        chain = chains[best]
-        yield starts[best] + position, chain[position]
+    starts = array("q", itertools.accumulate((len(c) for c in chains), initial=0))
+    rest, own = np.full(len(chains), np.inf), np.full(len(chains), np.inf)
+    for n, chain in enumerate(chains):
+        if chain:
+            rest[n], own[n] = priority(chain, 0)
+    heads = np.flatnonzero(np.isfinite(rest))
+    heap: list[tuple[float, float, int, int]] = []  # appends: (*priority, conversation, position)
+
+    def taken(n: int, position: int) -> tuple[int, Segment]:
+        chain = chains[n]
         if position + 1 < len(chain):
-            heapq.heappush(heap, (priority(chain, position + 1), chain[position + 1].key, best, position + 1))
+            heapq.heappush(heap, (*priority(chain, position + 1), n, position + 1))
+        return starts[n] + position, chain[position]
+
+    for head in heads[np.lexsort((heads, own[heads], rest[heads]))].tolist():
+        first = (rest[head], own[head], head, 0)
+        while heap and heap[0] < first:
+            *_, n, position = heapq.heappop(heap)
+            yield taken(n, position)
+        yield taken(head, 0)
+    while heap:
+        *_, n, position = heapq.heappop(heap)
+        yield taken(n, position)
 
 
 def plan(manifest: Manifest, actions: Sequence[str], *, speed: float | None, show: int | None = None) -> DryRun:
@@ -80,7 +98,6 @@ def plan(manifest: Manifest, actions: Sequence[str], *, speed: float | None, sho
     steps: list[Step] = []
     count = skipped = 0
     media = 0.0
-    per_conversation: dict[str, float] = {}
     for count, (place, s) in enumerate(submission_order(manifest), 1):
         act = actions[place]
         seconds = estimated_seconds(s)
@@ -90,7 +107,19 @@ def plan(manifest: Manifest, actions: Sequence[str], *, speed: float | None, sho
             skipped += 1
         if not act.startswith(("skip", "leave")):
             media += seconds
-            per_conversation[s.conversation] = per_conversation.get(s.conversation, 0.0) + seconds
     ceiling = manifest.api.concurrency
-    wall = max(media / ceiling, max(per_conversation.values(), default=0.0)) * used
+    wall = max(media / ceiling, _longest(manifest, actions)) * used
     return DryRun(steps, count, skipped, media, media * used, wall, used, speed is not None, ceiling)
+
+
+def _longest(manifest: Manifest, actions: Sequence[str]) -> float:
+    """The most media seconds one conversation would send (its segments run one after another)."""
+    longest, place = 0.0, 0
+    for conversation in manifest.conversations:
+        sent = 0.0
+        for segment in conversation.segments:
+            if not actions[place].startswith(("skip", "leave")):
+                sent += estimated_seconds(segment)
+            place += 1
+        longest = max(longest, sent)
+    return longest

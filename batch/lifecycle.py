@@ -122,3 +122,13 @@ class Row:
         if self.settled:
             return self
         return dataclasses.replace(self, evidence=NO_EVIDENCE, message_ids=Forgotten(len(self.message_ids)))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConversationState:
+    """One conversation as the state holds it (`StateStore.conversations()`)."""
+
+    conversation: str
+    conversation_id: str | None  # its first segment's, once submitted
+    saved: int  # segments saved
+    total: int  # segments in the state

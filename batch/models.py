@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,10 +76,30 @@ class Manifest:
     people: tuple[Person, ...]
     conversations: tuple[Conversation, ...]
     reconcile: dict[str, Any] = field(default_factory=dict)  # the [reconcile] table, for the reconcile package
+    index: Mapping[str, int] = field(init=False, repr=False, compare=False)  # conversation id -> its position
     by_id: Mapping[str, Conversation] = field(init=False, repr=False, compare=False)  # one lookup for every reader
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "by_id", {c.id: c for c in self.conversations})
+        object.__setattr__(self, "index", {c.id: n for n, c in enumerate(self.conversations)})
+        object.__setattr__(self, "by_id", _ById(self.conversations, self.index))
 
     def segments(self) -> list[Segment]:
         return [s for c in self.conversations for s in c.segments]
+
+
+class _ById(Mapping[str, Conversation]):
+    """Conversation id -> conversation, through the manifest's one index (no second table of a million keys)."""
+
+    __slots__ = ("_conversations", "_index")
+
+    def __init__(self, conversations: Sequence[Conversation], index: Mapping[str, int]) -> None:
+        self._conversations, self._index = conversations, index
+
+    def __getitem__(self, key: str) -> Conversation:
+        return self._conversations[self._index[key]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)

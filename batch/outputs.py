@@ -24,8 +24,7 @@ import ctypes
 import functools
 import os
 import secrets
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import orjson
 from batch import render, speakers, subtitles
 from batch.client import SymblClient
 from batch.errors import InputError, StateError
-from batch.lifecycle import Row, Status
+from batch.lifecycle import ConversationState
 from batch.report import RECONCILE_RECORD, Reconciled, Report, markdown_parts, reconciled_from
 
 ENDPOINTS = (
@@ -234,43 +233,36 @@ def _report_json(report: Report) -> Iterator[bytes]:
     yield b"\n}\n"
 
 
-def reconciliation(output: Path, rows: Mapping[str, Row]) -> list[Reconciled]:
-    """The records (`<output>/<conversation>/reconcile.json`) that describe their conversation as it is now."""
+def reconciliation(output: Path, conversations: Iterable[ConversationState]) -> list[Reconciled]:
+    """The records (`<output>/<conversation>/reconcile.json`) that describe their conversation as it is now
+    (`conversations`: the state's, in order of their id)."""
     found = []
-    for conversation, (conversation_id, saved) in sorted(_conversations(rows).items()):
-        record = _record(output / conversation / RECONCILE_RECORD)
-        if record is not None and (record.conversation_id, record.segments) == (conversation_id, saved):
+    for state in conversations:
+        record = _record(output / state.conversation / RECONCILE_RECORD)
+        if record is not None and (record.conversation_id, record.segments) == (state.conversation_id, state.saved):
             found.append(record)
     return found
 
 
-def speaker_summaries(output: Path, rows: Mapping[str, Row], *, limit: int) -> dict[str, list[speakers.SpeakerLine]]:
+def speaker_summaries(
+    output: Path, conversations: Iterable[ConversationState], *, limit: int
+) -> dict[str, list[speakers.SpeakerLine]]:
     """The speaker summaries (conversation.json's `speakerSummary`) of the first `limit` conversations whose
     segments are all saved. A file that is missing or not as written here is left out: the report still stands."""
     found: dict[str, list[speakers.SpeakerLine]] = {}
-    everyone = Counter(row.conversation for row in rows.values())
-    for conversation, (_, saved) in sorted(_conversations(rows).items()):
+    for state in conversations:
         if len(found) == limit:
             break
-        if saved != everyone[conversation]:
+        if state.saved != state.total:
             continue
         try:
-            data = orjson.loads((conversation_dir(output, conversation) / "conversation.json").read_bytes())
+            data = orjson.loads((conversation_dir(output, state.conversation) / "conversation.json").read_bytes())
         except (OSError, orjson.JSONDecodeError, InputError):
             continue
         summary = speakers.from_dicts(data.get(speakers.SUMMARY_KEY)) if isinstance(data, dict) else None
         if summary:
-            found[conversation] = summary
+            found[state.conversation] = summary
     return found
-
-
-def _conversations(rows: Mapping[str, Row]) -> dict[str, tuple[str | None, int]]:
-    """Conversation -> its id (its first segment's) and how many of its segments are saved."""
-    seen: dict[str, tuple[str | None, int]] = {}
-    for row in sorted(rows.values(), key=lambda r: (r.conversation, r.idx)):
-        conversation_id, saved = seen.get(row.conversation, (row.conversation_id, 0))
-        seen[row.conversation] = (conversation_id, saved + (row.status is Status.SAVED))
-    return seen
 
 
 def _record(path: Path) -> Reconciled | None:

@@ -9,14 +9,17 @@ Rules:
 - among ready segments, the one with the most media left in its conversation (itself and the appends after
   it) goes first, then the longest: the critical path starts early, so few slots idle at the end of a batch;
   unknown durations are estimated from the size;
+- among equals, manifest order;
 - `Agenda` keeps the same answer up to date incrementally: after a change only the touched conversation is
-  looked at again (O(its segments + log n)), so a step costs the same for 100,000 rows as for 10.
+  looked at again (O(its segments + log n)), so a step costs the same for 100,000 rows as for 10; it keeps
+  a few bytes per conversation (no object per row), so its memory does not grow with the manifest.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from batch.lifecycle import Row, Status
 from batch.models import Segment
@@ -47,69 +50,134 @@ def _first_pending(segments: Sequence[Segment], rows: Mapping[str, Row]) -> int 
 
 
 def ready(conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row]) -> list[Segment]:
-    """The segments that may be submitted now, best first."""
+    """The segments that may be submitted now, best first (equals in manifest order)."""
     found = []
-    for segments in conversations:
+    for n, segments in enumerate(conversations):
         position = _first_pending(segments, rows)
         if position is not None:
-            found.append((priority(segments, position), segments[position].key, segments[position]))
-    return [segment for *_, segment in sorted(found)]
+            found.append((priority(segments, position), n, segments[position]))
+    return [segment for *_, segment in sorted(found, key=lambda f: f[:2])]
+
+
+NONE = -1  # a conversation with no ready segment
 
 
 class Agenda:
-    """`ready` and `blocked`, maintained: `update` re-examines the conversations of the changed keys, `best`
-    answers the first of `ready` (minus the busy keys) without looking at the others."""
+    """`ready` and `blocked`, maintained in memory that does not grow with the manifest beyond a few bytes per
+    conversation. `update_all` looks at every conversation once and sorts their ready segments (a sorted array
+    and a cursor); after that `update` re-examines only the conversations of changed keys, and a conversation
+    that becomes ready again goes into a small heap. `best` is the better of the cursor's and the heap's first
+    entry that is still ready, without looking at the others."""
 
-    def __init__(self, conversations: Sequence[Sequence[Segment]]) -> None:
+    def __init__(self, conversations: Sequence[Sequence[Segment]], index_of: Mapping[str, int] | None = None) -> None:
         self._conversations = conversations
-        self._of = {s.key: index for index, segments in enumerate(conversations) for s in segments}
-        self._heap: list[tuple[float, float, str, int, int]] = []  # (*priority, key, conversation, position): flat
-        self._ready: dict[int, int] = {}  # conversation index -> position of its ready segment
+        found = index_of if index_of is not None else {c[0].conversation: n for n, c in enumerate(conversations) if c}
+        self._of = found
+        self._at = array("i", [NONE]) * len(conversations)  # conversation -> position of its ready segment
+        self._first = array("i")  # conversation -> its position when the order was sorted
+        self._order = array("i")  # conversation indices, best first, as of `update_all`
+        self._cursor = 0
+        self._heap: list[tuple[float, float, int, int]] = []  # (*priority, conversation, position): ready again
+
+    def conversation_of(self, key: str) -> int | None:
+        """The index of a segment key's conversation (a key is "<conversation id>/<segment id>")."""
+        return self._of.get(key.partition("/")[0])
+
+    def update_all(self, rows: Mapping[str, Row], busy: Collection[str] = ()) -> list[Segment]:
+        """Look at every conversation; return the segments that are blocked."""
+        import numpy as np  # noqa: PLC0415 - sorting a million conversations in arrays, not in Python objects
+
+        n = len(self._conversations)
+        rest, own = np.zeros(n), np.zeros(n)
+        stopped: list[Segment] = []
+        for index, segments in enumerate(self._conversations):
+            stopped += self._look(index, rows, busy, push=False)
+            position = self._at[index]
+            if position != NONE:
+                rest[index], own[index] = priority(segments, position)
+        self._first = array("i", self._at)
+        ready_ones = np.flatnonzero(np.frombuffer(self._first, dtype=np.int32) != NONE)
+        ranked = ready_ones[np.lexsort((ready_ones, own[ready_ones], rest[ready_ones]))]
+        self._order, self._cursor, self._heap = array("i", ranked.astype(np.int32).tobytes()), 0, []
+        return stopped
 
     def update(self, keys: Iterable[str], rows: Mapping[str, Row], busy: Collection[str] = ()) -> list[Segment]:
         """Take changed rows (and busy keys) into account; return the segments that became blocked."""
         stopped: list[Segment] = []
-        for index in {self._of[k] for k in keys if k in self._of}:
-            segments = self._conversations[index]
-            stopped += blocked([segments], rows, busy)
-            position = _first_pending(segments, rows)
-            if position is None or segments[position].key in busy:
-                self._ready.pop(index, None)
-            elif self._ready.get(index) != position:
-                self._ready[index] = position
-                heapq.heappush(self._heap, (*priority(segments, position), segments[position].key, index, position))
+        for index in {self.conversation_of(k) for k in keys} - {None}:
+            assert index is not None
+            stopped += self._look(index, rows, busy, push=True)
+        return stopped
+
+    def _look(self, index: int, rows: Mapping[str, Row], busy: Collection[str], *, push: bool) -> list[Segment]:
+        segments = self._conversations[index]
+        stopped = blocked([segments], rows, busy)
+        position = _first_pending(segments, rows)
+        if position is None or segments[position].key in busy:
+            self._at[index] = NONE
+        elif self._at[index] != position:
+            self._at[index] = position
+            if push:
+                heapq.heappush(self._heap, (*priority(segments, position), index, position))
         return stopped
 
     @property
-    def index_of(self) -> Mapping[str, int]:
-        """Segment key -> its conversation's index in `conversations`."""
-        return self._of
+    def index_of(self) -> Callable[[str], int | None]:
+        """Segment key -> its conversation's index in `conversations` (None: not in the manifest)."""
+        return self.conversation_of
 
-    def best(self) -> Segment | None:
+    def _valid(self, index: int, position: int) -> bool:
+        return self._at[index] == position
+
+    def _from_order(self) -> tuple[float, float, int, int] | None:
+        """The cursor's first still-ready entry (the cursor skips the others for good)."""
+        while self._cursor < len(self._order):
+            index = self._order[self._cursor]
+            position = self._first[index]
+            if self._valid(index, position):
+                return (*priority(self._conversations[index], position), index, position)
+            self._cursor += 1
+        return None
+
+    def _from_heap(self) -> tuple[float, float, int, int] | None:
         while self._heap:
-            *_, index, position = self._heap[0]
-            if self._ready.get(index) == position:
-                return self._conversations[index][position]
+            entry = self._heap[0]
+            if self._valid(entry[2], entry[3]):
+                return entry
             heapq.heappop(self._heap)  # stale: taken, finished or blocked since it was pushed
         return None
 
+    def best(self) -> Segment | None:
+        found = [e for e in (self._from_order(), self._from_heap()) if e is not None]
+        if not found:
+            return None
+        *_, index, position = min(found)
+        return self._conversations[index][position]
+
     def upcoming(self, n: int) -> list[Segment]:
-        """The first `n` of `ready` (minus busy keys), in order, in O(n log size)."""
-        kept: list[tuple[float, float, str, int, int]] = []
-        found: dict[str, Segment] = {}
-        while self._heap and len(found) < n:
-            entry = heapq.heappop(self._heap)
-            *_, index, position = entry
-            if self._ready.get(index) == position:  # else stale: dropped for good
-                kept.append(entry)
-                found.setdefault(entry[2], self._conversations[index][position])
-        for entry in kept:
-            heapq.heappush(self._heap, entry)
+        """The first `n` of `ready` (minus busy keys), in order, looking at O(n) entries of each source."""
+        candidates: list[tuple[float, float, int, int]] = []
+        cursor, seen = self._cursor, 0
+        while cursor < len(self._order) and seen < n:
+            index = self._order[cursor]
+            position = self._first[index]
+            if self._valid(index, position):
+                candidates.append((*priority(self._conversations[index], position), index, position))
+                seen += 1
+            cursor += 1
+        candidates += [e for e in heapq.nsmallest(n + len(self._heap), self._heap) if self._valid(e[2], e[3])][:n]
+        found: dict[int, Segment] = {}
+        for *_, index, position in sorted(candidates):
+            if len(found) == n:
+                break
+            found.setdefault(index, self._conversations[index][position])
         return list(found.values())
 
     def take(self, segment: Segment) -> None:
         """The segment was started: it leaves the agenda until a change puts it back."""
-        self._ready.pop(self._of[segment.key], None)
+        index = self.conversation_of(segment.key)
+        if index is not None:
+            self._at[index] = NONE
 
 
 def blocked(

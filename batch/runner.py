@@ -60,7 +60,9 @@ class Options:
     max_sending: int = 2  # answers awaited at once above the proven concurrency: bounds a 429 burst
 
 
+ADOPTED = (Status.SUBMITTED, Status.UNKNOWN, Status.RECOVERED, Status.FINISHED)  # taken up again by a new run
 FATAL = (InputError, Unreachable, StateWriteError)  # nothing else can succeed: the whole run stops
+HOOKED_KEPT = 1024  # conversations `_hooked` holds before those the catch-up has passed are dropped
 LATEST_EVERY = 0.25  # seconds between the snapshots a step takes for displays (`latest`)
 
 
@@ -107,11 +109,14 @@ class Runner:
         self._sending = 0  # submissions started whose answer has not come yet
         self._conversations = [c.segments for c in manifest.conversations]
         self._by_id = manifest.by_id
-        self._agenda = planner.Agenda(self._conversations)
+        self._agenda = planner.Agenda(self._conversations, manifest.index)
         self._tally = Tally(self._conversations, self._agenda.index_of)
         self._latest = self._tally.snapshot(in_use=0, ceiling=self.slots.limit, speed=self.speed)
         self._shown = float("-inf")  # when a step last took `_latest`
         self._ended: set[str] = set()  # keys whose task ended since the last step (they may be ready again)
+        self._whole = True  # the next step looks at every conversation (the first one)
+        self._hooked: set[str] = set()  # conversations whose hook this run's own save started (not caught up)
+        self._caught_up_to = ""  # the catch-up has looked at the conversations up to this id
         self._reading_ahead: asyncio.Task[None] | None = None  # Flow.prepare for the next submissions
         self._published = 0.0
 
@@ -194,7 +199,6 @@ class Runner:
             await self.client.ready()
         except FATAL as exc:
             self._fatal = exc
-        self._ended = {s.key for segments in self._conversations for s in segments}  # the first step plans all
         if self._fatal is None:
             async with asyncio.TaskGroup() as group:
                 self._adopt(group)
@@ -230,7 +234,7 @@ class Runner:
                 await outputs.save_report(self.manifest.api.output, report)
 
     def _built(self, rows: Mapping[str, Row]) -> Report:
-        talk = outputs.speaker_summaries(self.manifest.api.output, rows, limit=SPEAKERS_SHOWN)
+        talk = outputs.speaker_summaries(self.manifest.api.output, self.store.conversations(), limit=SPEAKERS_SHOWN)
         return build_report(
             self.manifest, rows, problems=self._problems, reconciliation=self._reconciled(rows), talk=talk
         )
@@ -241,7 +245,7 @@ class Runner:
         if not self.manifest.people:
             return []
         try:
-            return outputs.reconciliation(self.manifest.api.output, rows)
+            return outputs.reconciliation(self.manifest.api.output, self.store.conversations())
         except StateError as exc:
             self.on_event(Event("reconcile_unreadable", detail=str(exc)))
             return []
@@ -313,6 +317,8 @@ class Runner:
 
     async def _save(self, group: asyncio.TaskGroup, segment: Segment) -> None:
         assert self._saver is not None
+        if self._after is not None and segment.conversation > self._caught_up_to:
+            self._hooked.add(segment.conversation)  # before the save: the catch-up must not hook it too
         saved = await self._saver.save(segment)
         self._wake.set()
         if isinstance(saved, Saved) and saved.last_of_conversation and self._after is not None:
@@ -350,20 +356,33 @@ class Runner:
 
     async def _catch_up(self) -> None:
         """Conversations an earlier run finished (perhaps killed before its hook ran) get the hook now; the hook
-        itself skips what it has already done."""
-        rows = dict(self.store.rows())  # a snapshot: conversations saved later get the hook from their own save
-        for conversation in self.manifest.conversations:
-            mine = [rows.get(s.key) for s in conversation.segments]
-            if all(r is not None and r.status is Status.SAVED for r in mine) and mine and mine[0]:
-                conversation_id = mine[0].conversation_id
-                if conversation_id is not None:
-                    await self._hook(conversation, conversation_id, None)
+        itself skips what it has already done. Those this run saves get the hook from their own save (`_hooked`:
+        marked before it, and forgotten once the catch-up has passed them, so it stays small)."""
+        for state in self.store.conversations():
+            self._caught_up_to = state.conversation
+            hooked = state.conversation in self._hooked
+            if len(self._hooked) > HOOKED_KEPT:  # those the catch-up has passed are of no more use
+                self._hooked = {c for c in self._hooked if c > state.conversation}
+            conversation = self.manifest.by_id.get(state.conversation)
+            if conversation is None or state.saved != state.total or state.total != len(conversation.segments):
+                continue
+            if hooked or state.conversation_id is None:
+                continue
+            if all(self.store.rows()[s.key].status is Status.SAVED for s in conversation.segments):
+                await self._hook(conversation, state.conversation_id, None)
+
+    def _segment(self, key: str, idx: int) -> Segment | None:
+        """The manifest's segment of a state row (None when the manifest no longer has it)."""
+        conversation = self.manifest.by_id.get(key.partition("/")[0])
+        if conversation is None or not 0 <= idx < len(conversation.segments):
+            return None
+        segment = conversation.segments[idx]
+        return segment if segment.key == key else None
 
     def _adopt(self, group: asyncio.TaskGroup) -> None:
         """Segments an earlier run left in flight hold slots again before anything new is sent."""
-        segments = {s.key: s for s in self.manifest.segments()}
-        for key, row in self.store.rows().items():
-            segment = segments.get(key)
+        for row in self.store.rows_in(ADOPTED):
+            segment = self._segment(row.key, row.idx)
             if segment is None:
                 continue
             if row.status in (Status.SUBMITTED, Status.UNKNOWN, Status.RECOVERED):
@@ -371,9 +390,9 @@ class Runner:
                 self._row_event("adopted", segment, row.status.value)
                 lease = self._lease()
                 work = self._carry(group, segment, lease, functools.partial(step, segment), sending=False)
-                self._spawn(group, key, work, lease)
+                self._spawn(group, row.key, work, lease)
             elif row.status is Status.FINISHED:
-                self._spawn(group, key, self._save(group, segment))
+                self._spawn(group, row.key, self._save(group, segment))
 
     async def _guarded_step(self, group: asyncio.TaskGroup) -> bool:
         """A step and the progress it publishes; a fatal error here (the state unwritable) stops the run like one
@@ -396,13 +415,19 @@ class Runner:
         decision = self.slots.tick(now)
         if decision is not None:
             self.on_event(Event("ceiling", detail=f"{decision.event}: {decision.ceiling}"))
-        changed = self.store.changes() | self._ended
+        changed, rows = self.store.changes() | self._ended, self.store.rows()
         self._ended = set()
-        self._tally.update(changed, self.store.rows())
+        if self._whole:  # the first step: every conversation
+            self._whole = False
+            self._tally.update_all(rows)
+            stopped = self._agenda.update_all(rows, self._running)
+        else:
+            self._tally.update(changed, rows)
+            stopped = self._agenda.update(changed, rows, self._running)
         if now - self._shown >= LATEST_EVERY:
             self._shown = now
             self.snapshot()  # kept as `latest()` for displays
-        for segment in self._agenda.update(changed, self.store.rows(), self._running):
+        for segment in stopped:
             self.store.move(segment.key, Status.BLOCKED, error="an earlier segment of the conversation was not saved")
             self.on_event(Event("blocked", segment.key, segment.conversation, line=segment.line))
         best = self._agenda.best()

@@ -10,7 +10,7 @@ computed from every row, which it must equal).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,7 +47,7 @@ class Tally:
     scanning conversations in order of a bound on their remaining time (re-sorted only when one grows, as when
     its rows first appear), stopping once no bound can beat the best: O(1) amortized."""
 
-    def __init__(self, conversations: Sequence[Sequence[Segment]], index_of: Mapping[str, int]) -> None:
+    def __init__(self, conversations: Sequence[Sequence[Segment]], index_of: Callable[[str], int | None]) -> None:
         self._conversations, self._of = conversations, index_of
         self._offset, start = array("q"), 0  # where each conversation's segments begin in `_codes`
         for segments in conversations:
@@ -61,28 +61,39 @@ class Tally:
         self._order, self._bound, self._start, self._resort = array("q"), array("q"), 0, True
 
     def update(self, keys: Iterable[str], rows: Mapping[str, Row]) -> None:
-        for index in {self._of[k] for k in keys if k in self._of}:
-            base, left = self._offset[index], 0
-            for position, segment in enumerate(self._conversations[index]):
-                row = rows.get(segment.key)
-                code = NO_ROW if row is None else CODES[row.status]
-                old = self._codes[base + position]
-                if code != old:
-                    if old != NO_ROW:
-                        self._counts[old] -= 1
-                    if code != NO_ROW:
-                        self._counts[code] += 1
-                    self._codes[base + position] = code
-                if row is not None and row.status not in FINAL_FOR_RUN:
-                    left += round(estimated_seconds(segment) * MICROS)
-            self._sum += left - self._left[index]
-            self._resort = self._resort or left > self._left[index]
-            self._left[index] = left
+        for index in {self._of(k) for k in keys} - {None}:
+            assert index is not None
+            self._count(index, rows)
+
+    def update_all(self, rows: Mapping[str, Row]) -> None:
+        for index in range(len(self._conversations)):
+            self._count(index, rows)
+
+    def _count(self, index: int, rows: Mapping[str, Row]) -> None:
+        base, left = self._offset[index], 0
+        for position, segment in enumerate(self._conversations[index]):
+            row = rows.get(segment.key)
+            code = NO_ROW if row is None else CODES[row.status]
+            old = self._codes[base + position]
+            if code != old:
+                if old != NO_ROW:
+                    self._counts[old] -= 1
+                if code != NO_ROW:
+                    self._counts[code] += 1
+                self._codes[base + position] = code
+            if row is not None and row.status not in FINAL_FOR_RUN:
+                left += round(estimated_seconds(segment) * MICROS)
+        self._sum += left - self._left[index]
+        self._resort = self._resort or left > self._left[index]
+        self._left[index] = left
 
     def _longest(self) -> int:
         n = len(self._left)
         if self._resort:
-            self._order = array("q", sorted(range(n), key=lambda i: -self._left[i]))
+            import numpy as np  # noqa: PLC0415 - a million conversations sorted in an array, not in Python objects
+
+            left = np.frombuffer(self._left, dtype=np.int64)
+            self._order = array("q", np.argsort(-left, kind="stable").astype(np.int64).tobytes())
             self._bound, self._start, self._resort = array("q", self._left), 0, False
         while self._start < n and self._left[self._order[self._start]] == 0:
             self._start += 1  # done for this run: it can only come back by growing, which re-sorts

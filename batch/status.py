@@ -52,14 +52,19 @@ def read(state: Path, *, output: Path | None = None) -> StatusReport:
     """`output`: where the run wrote its results when the state does not say (default: the state's folder)."""
     store = Store(state).open_readonly()
     try:
-        rows = store.rows()
         progress = _progress(store)
         output = _output(store) or output or state.parent
+        counts: Counter[str] = Counter()
+        problems = []
+        for row in store.rows().values():  # a page at a time
+            counts[row.status.value] += 1
+            if row.status in PROBLEMS:
+                problems.append(row)
+        problems.sort(key=lambda r: r.key)
+        reconciled = reconciliation(output, store.conversations())
     finally:
         store.close()
-    counts = dict(Counter(r.status.value for r in rows.values()))
-    problems = sorted((r for r in rows.values() if r.status in PROBLEMS), key=lambda r: r.key)
-    return StatusReport(state, running(state), counts, progress, problems, reconciliation(output, rows))
+    return StatusReport(state, running(state), dict(counts), progress, problems, reconciled)
 
 
 OUTPUT_KEY = "output"  # meta key: the output folder of the run (written by the command line at its start)

@@ -19,13 +19,12 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Protocol
 
 from batch.errors import LockedError, StateError, StateWriteError
-from batch.lifecycle import NO_EVIDENCE, NO_MESSAGES, Row, Status, check
+from batch.lifecycle import FINAL_FOR_RUN, ConversationState, Row, Status, check
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -44,6 +43,7 @@ CREATE TRIGGER IF NOT EXISTS history_update_v2 AFTER UPDATE ON segments BEGIN
     INSERT INTO history (at, key, status, detail) VALUES (NEW.updated_at, NEW.key, NEW.status,
         CASE WHEN NEW.error IS OLD.error THEN NULL ELSE NEW.error END); END;
 DROP TRIGGER IF EXISTS history_update;
+CREATE INDEX IF NOT EXISTS segments_by_conversation ON segments (conversation, idx);
 """  # the triggers keep the history in the same statement: one write per transition, atomic on its own
 
 
@@ -52,6 +52,8 @@ class StateStore(Protocol):
 
     def rows(self) -> Mapping[str, Row]: ...
     def row(self, key: str) -> Row: ...
+    def conversations(self) -> Iterator[ConversationState]: ...
+    def rows_in(self, statuses: Collection[Status]) -> Iterator[Row]: ...
     def insert(self, key: str, conversation: str, idx: int, fingerprint: str) -> None: ...
     def replace(self, key: str, conversation: str, idx: int, fingerprint: str) -> None: ...
     def move(self, key: str, new: Status, **fields: Any) -> Row: ...
@@ -72,8 +74,7 @@ class Store:
         self.path = path
         self._lock_handle: Any = None
         self._db: sqlite3.Connection | None = None
-        self._cache: dict[str, Row] = {}
-        self._loaded = False
+        self._live: dict[str, Row] = {}  # rows being worked on (LIVE statuses): read often, few at a time
         self._changed: set[str] = set()
         self._depth = 0  # > 0 inside `batched()`: one transaction for many writes
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file this run opened
@@ -87,7 +88,6 @@ class Store:
         try:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
             self._check_version(readonly=True)
-            self.rows()
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StateError(f"{self.path}: not a usable state file ({exc})") from None
@@ -182,8 +182,7 @@ class Store:
         except BaseException:
             with contextlib.suppress(sqlite3.Error):  # a failed COMMIT may have rolled back already
                 self.db.execute("ROLLBACK")
-            self._loaded = False  # the cache may hold rolled-back rows: read them again
-            self._cache.clear()
+            self._live.clear()  # it may hold rolled-back rows: they are read again from the file
             raise
 
     @contextlib.contextmanager
@@ -206,35 +205,85 @@ class Store:
         """The keys `changes()` would give now, without taking them."""
         return frozenset(self._changed)
 
-    # --- rows: read once at open, then kept in memory and updated after every commit (this process holds the
-    # lock, so nobody else writes them) -----------------------------------------------------------------------
+    # --- rows: read from the file when asked (this process holds the lock, so nobody else writes them); the
+    # rows being worked on are kept in memory, the others (pending, saved, failed ...) are not: a big run's
+    # memory does not grow with the manifest or with what is done -------------------------------------------
     def _select(self, where: str = "", args: tuple[Any, ...] = ()) -> Iterator[Row]:
         columns = "key, conversation, idx, fingerprint, status, conversation_id, job_id, evidence, message_ids"
         query = f"SELECT {columns}, attempts, error FROM segments {where}"  # noqa: S608 - `where` is a literal here
         cursor = self.db.execute(query, args)
-        return (_row(self.path, r) for r in cursor)  # read as they are used: a big state is never all in memory
+        return (_row(self.path, r) for r in cursor)
 
-    def _fresh(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
-        self.rows()
-        row = Row(key, conversation, idx, fingerprint, Status.PENDING, None, None, NO_EVIDENCE, NO_MESSAGES, 0, None)
-        self._cache[key] = row
-        self._changed.add(key)
+    def _read(self, key: str) -> Row | None:
+        """One row as `rows()` shows it (saved ones `settled`), kept in memory while it is worked on."""
+        found = self._live.get(key)
+        if found is not None:
+            return found
+        for row in self._select("WHERE key=?", (key,)):
+            return self._kept(row)
+        return None
+
+    def _kept(self, row: Row) -> Row:
+        if row.status in LIVE:
+            self._live[row.key] = row
+            return row
+        self._live.pop(row.key, None)
+        return row.compact() if row.status is Status.SAVED else row
+
+    def _pages(self) -> Iterator[Row]:
+        """Every row in the order they were inserted, read PAGE at a time (a write between two pages is fine)."""
+        after = 0
+        columns = "rowid, key, conversation, idx, fingerprint, status, conversation_id, job_id, evidence"
+        query = f"SELECT {columns}, message_ids, attempts, error FROM segments WHERE rowid > ? ORDER BY rowid LIMIT ?"  # noqa: S608 - literals
+        while True:
+            page = self.db.execute(query, (after, PAGE)).fetchall()
+            for found in page:
+                after = found[0]
+                row = _row(self.path, found[1:])
+                yield self._live.get(row.key) or (row.compact() if row.status is Status.SAVED else row)
+            if len(page) < PAGE:
+                return
+
+    def _fresh(self, key: str) -> None:
+        """A row inserted or replaced (before a run, which looks at every row first: not one of `changes()`)."""
+        self._live.pop(key, None)
+
+    def rows_in(self, statuses: Collection[Status]) -> Iterator[Row]:
+        """The rows in these statuses (e.g. those a new run adopts), as `rows()` shows them; read all at once, so
+        for few rows only."""
+        marks = ",".join("?" * len(statuses))
+        found = list(self._select(f"WHERE status IN ({marks}) ORDER BY rowid", tuple(s.value for s in statuses)))
+        return (self._kept(row) for row in found)
 
     def rows(self) -> Mapping[str, Row]:
-        """Every segment's row, as a read-only live view. Saved rows are `settled` (memory keeps their message
-        count, not their ids or evidence: a big run's memory does not grow with what is done); `row(key)` reads
-        one whole."""
-        if not self._loaded:
-            self._cache.update({r.key: r.compact() if r.status is Status.SAVED else r for r in self._select()})
-            self._loaded = True
-        return MappingProxyType(self._cache)
+        """Every segment's row, as a read-only live view of the state file (a lookup reads one row; iterating
+        reads them a page at a time). Saved rows are `settled` (their message count, not their ids or evidence);
+        `row(key)` reads one whole."""
+        return RowView(self)
+
+    def conversations(self) -> Iterator[ConversationState]:
+        """Each conversation of the state, in the order of its id: its first segment's conversation id, how many
+        of its segments are saved and how many it has. Read a page at a time."""
+        after = ""
+        while True:
+            page = self.db.execute(
+                "SELECT conversation, MAX(CASE WHEN idx = 0 THEN conversation_id END), "
+                "SUM(status = 'saved'), COUNT(*) FROM segments WHERE conversation > ? "
+                "GROUP BY conversation ORDER BY conversation LIMIT ?",
+                (after, PAGE),
+            ).fetchall()
+            for conversation, conversation_id, saved, total in page:
+                after = conversation
+                yield ConversationState(conversation, conversation_id, saved, total)
+            if len(page) < PAGE:
+                return
 
     def insert(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
         self._write(
             "INSERT INTO segments (key, conversation, idx, fingerprint, status, updated_at) VALUES (?,?,?,?,?,?)",
             (key, conversation, idx, fingerprint, Status.PENDING.value, time.time()),
         )
-        self._fresh(key, conversation, idx, fingerprint)
+        self._fresh(key)
 
     def replace(self, key: str, conversation: str, idx: int, fingerprint: str) -> None:
         """A changed segment (content or parameters): start it afresh as pending, keeping the old row in history."""
@@ -243,7 +292,7 @@ class Store:
             "message_ids=NULL, attempts=0, error=?, updated_at=? WHERE key=?",
             (fingerprint, Status.PENDING.value, "changed: resubmitted", time.time(), key),
         )
-        self._fresh(key, conversation, idx, fingerprint)
+        self._fresh(key)
 
     def move(self, key: str, new: Status, **fields: Any) -> Row:
         """Apply one transition (checked against the table) and commit it, with the given column values: one
@@ -254,7 +303,7 @@ class Store:
         if unknown:
             raise ValueError(f"unknown state fields {sorted(unknown)}")
         values = {k: json.dumps(v) if k in ("evidence", "message_ids") else v for k, v in fields.items()}
-        current = self.rows().get(key)  # the cache is the table: this process holds the lock
+        current = self._read(key)
         if current is None:
             raise StateError(f"no state row for segment {key}")
         check(current.status, new)
@@ -266,13 +315,15 @@ class Store:
             (new.value, time.time(), *values.values(), key),
         )
         row = dataclasses.replace(self.row(key) if current.settled else current, status=new, **fields)
-        self._cache[key] = row.compact() if new is Status.SAVED else row
+        self._kept(row)
         self._changed.add(key)
         return row
 
     def row(self, key: str) -> Row:
         """One segment's whole row (a settled one read back from the state file)."""
-        row = self.rows()[key]
+        row = self._read(key)
+        if row is None:
+            raise KeyError(key)
         if not row.settled:
             return row
         (whole,) = self._select("WHERE key=?", (key,))
@@ -328,6 +379,41 @@ class Store:
     def remember_hash(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
         with self._tx():
             self._write("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", (path, size, mtime_ns, sha256))
+
+
+PAGE = 2000  # rows read from the file per query when iterating
+LIVE = frozenset(Status) - {Status.PENDING} - FINAL_FOR_RUN  # rows kept in memory: those being worked on
+
+
+class RowView(Mapping[str, Row]):
+    """`Store.rows()`: the state file's rows as a read-only mapping, read when asked."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getitem__(self, key: str) -> Row:
+        found = self._store._read(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._store._read(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (row.key for row in self._store._pages())
+
+    def __len__(self) -> int:
+        (count,) = self._store.db.execute("SELECT COUNT(*) FROM segments").fetchone()
+        return int(count)
+
+    def values(self) -> Iterator[Row]:  # type: ignore[override]  # a stream, not a view: read once
+        return self._store._pages()
+
+    def items(self) -> Iterator[tuple[str, Row]]:  # type: ignore[override]
+        return ((row.key, row) for row in self._store._pages())
 
 
 ROW_COLUMNS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (  # name, type, that type in words; as selected

@@ -169,7 +169,10 @@ def test_a_hand_edited_state_row_is_a_state_error(tmp_path: Path, column: str, v
         db.execute(f"UPDATE segments SET {column}=? WHERE key='c/2'", (value,))  # a column of the table
     message = f"{state}: row 'c/2', {problem}; fix the row or move the state file away to start afresh"
     with pytest.raises(StateError) as caught, Store(state) as store:
-        store.rows()
+        list(store.rows().values())  # rows are read when they are asked for: every one of them here
+    assert str(caught.value) == message
+    with pytest.raises(StateError) as caught, Store(state) as store:
+        store.rows()["c/2"]
     assert str(caught.value) == message
     with pytest.raises(StateError) as caught:
         read_status(state)
