@@ -9,7 +9,6 @@ wall time at the ceiling = max(total processing / ceiling, the longest conversat
 from __future__ import annotations
 
 import heapq
-import itertools
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -65,10 +64,12 @@ def submission_order(manifest: Manifest) -> Iterator[tuple[int, Segment]]:
     in arrays (a few bytes per conversation); only appends wait in a heap."""
     import numpy as np  # noqa: PLC0415 - a million heads sorted in arrays, not in Python objects
 
-    chains = [c.segments for c in manifest.conversations]
-    starts = array("q", itertools.accumulate((len(c) for c in chains), initial=0))
+    chains = manifest.chains()
+    starts, start = array("q"), 0
     rest, own = np.full(len(chains), np.inf), np.full(len(chains), np.inf)
-    for n, chain in enumerate(chains):
+    for n, chain in enumerate(chains):  # one pass, a page of conversations at a time
+        starts.append(start)
+        start += len(chain)
         if chain:
             rest[n], own[n] = priority(chain, 0)
     heads = np.flatnonzero(np.isfinite(rest))

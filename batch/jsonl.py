@@ -19,6 +19,9 @@ Rules:
 from __future__ import annotations
 
 import os
+import pickle
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +31,9 @@ from batch import decode
 from batch.assemble import Problems, Segments, api_config, conversation, explain, person, roster_problems
 from batch.decode import Where
 from batch.errors import InputError
-from batch.models import Conversation, Manifest, Segment
+from batch.models import Manifest, Segment
 from batch.schema import ConversationIn, HeaderIn, ReconcileIn
+from batch.spill import Spill
 
 HEADER_KEYS = frozenset({"api", "defaults"})
 CONVERSATION_KEYS = frozenset({"conversation", "name", "participants"})
@@ -38,16 +42,83 @@ CONVERSATION_KEYS = frozenset({"conversation", "name", "participants"})
 class _Open:
     """A conversation whose lines are being read."""
 
-    __slots__ = ("count", "id", "index", "line", "name", "participants", "parts", "reported", "segments")
+    __slots__ = ("count", "id", "index", "line", "name", "participants", "parts", "reported")
 
     def __init__(self, index: int, conv_id: Any, line: int) -> None:
         self.index, self.id, self.line = index, conv_id, line
         self.name: str | None = None
         self.participants: list[str] = []
-        self.segments: list[Segment] = []
         self.parts: list[int | None] | None = None  # only once a line gives a part
         self.count = 0  # lines read, valid or not: a line's position is its segment index
         self.reported: set[tuple[Where, str]] | None = None
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
+
+
+class _Opened:
+    """Conversation key -> its `_Open`, the most recent `KEPT` in memory and the others in a private temporary
+    SQLite file: a million one-row conversations are not a million objects. Pickled there by this process, for
+    this process only."""
+
+    KEPT = 4096
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", isolation_level=None)  # "": private, temporary, deleted when closed
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN;"
+            "CREATE TABLE opened (key TEXT PRIMARY KEY, n INTEGER, state BLOB) WITHOUT ROWID;"
+        )
+        self._kept: dict[str, _Open] = {}
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def get(self, key: str) -> _Open | None:
+        found = self._kept.pop(key, None)
+        if found is None:
+            row = self._db.execute("SELECT state FROM opened WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            found = pickle.loads(row[0])  # noqa: S301 - written just now by this process
+        self._keep(key, found)
+        return found
+
+    def add(self, key: str, line: int, conv_id: Any) -> _Open:
+        found = _Open(self._count, conv_id, line)
+        self._count += 1
+        self._keep(key, found)
+        return found
+
+    def _keep(self, key: str, found: _Open) -> None:
+        self._kept[key] = found
+        if len(self._kept) > self.KEPT:
+            oldest = next(iter(self._kept))
+            self._put(oldest, self._kept.pop(oldest))
+
+    def _put(self, key: str, found: _Open) -> None:
+        self._db.execute("INSERT OR REPLACE INTO opened VALUES (?, ?, ?)", (key, found.index, pickle.dumps(found)))
+
+    def in_order(self) -> Iterator[_Open]:
+        """Every conversation, in the order of its first line (read a page at a time)."""
+        for key, found in self._kept.items():
+            self._put(key, found)
+        self._kept.clear()
+        after = -1
+        while page := self._db.execute(
+            "SELECT n, state FROM opened WHERE n > ? ORDER BY n LIMIT 2000", (after,)
+        ).fetchall():
+            for n, state in page:
+                after = n
+                yield pickle.loads(state)  # noqa: S301 - written by this process
+
+    def close(self) -> None:
+        self._db.close()
 
 
 def load(path: Path, environ: dict[str, str]) -> Manifest:
@@ -64,7 +135,9 @@ def load(path: Path, environ: dict[str, str]) -> Manifest:
     schema = Problems(path, problems.locate)  # the rows' schema problems, reported alone when there are any
     checks = Problems(path, problems.locate)
     if header is None:  # the rows' schema problems are still worth reporting; nothing can be built
-        if not _rows(path, schema, None):
+        opened = _rows(path, schema, None, None)
+        opened.close()
+        if not opened:
             schema.add(("conversations",), "needs at least one conversation")
         problems.items += schema.items
         problems.raise_any()
@@ -72,17 +145,25 @@ def load(path: Path, environ: dict[str, str]) -> Manifest:
     api = api_config(root, header.api, checks, environ)
     people = tuple(person(root, i, p, checks) for i, p in enumerate(header.people))
     roster = roster_problems(people, checks)
-    opened = _rows(path, schema, Segments(root, header.defaults, api, checks, by_row=True))
-    if before != _version(path):
-        raise InputError(f"{path}: changed while it was being read; run again once it is complete")
-    if not opened:
-        schema.add(("conversations",), "needs at least one conversation")
-    problems.items += schema.items or checks.items
-    problems.raise_any()
-    conversations = tuple(_closed(o, roster, problems) for o in opened.values())
-    opened.clear()
-    problems.raise_any()
-    return Manifest(path, api, people, conversations, ReconcileIn().model_dump())
+    spill = Spill()
+    try:
+        opened = _rows(path, schema, Segments(root, header.defaults, api, checks, by_row=True), spill)
+        try:
+            if before != _version(path):
+                raise InputError(f"{path}: changed while it was being read; run again once it is complete")
+            if not opened:
+                schema.add(("conversations",), "needs at least one conversation")
+            problems.items += schema.items or checks.items
+            problems.raise_any()
+            for o in opened.in_order():
+                _closed(o, roster, problems, spill)
+        finally:
+            opened.close()
+        problems.raise_any()
+    except BaseException:
+        spill.close()
+        raise
+    return Manifest(path, api, people, spill.conversations(), ReconcileIn().model_dump())
 
 
 def _version(path: Path) -> tuple[int, int] | None:
@@ -126,22 +207,26 @@ def _line(lines: dict[Where, int], where: Where) -> int | None:
     return None
 
 
-def _rows(path: Path, schema: Problems, segments: Segments | None) -> dict[str, _Open]:
-    """Pass 2: every segment line, validated alone and (with `segments`) built. Conversation key -> _Open."""
-    opened: dict[str, _Open] = {}
-    for number, item in decode.jsonl_objects(path):
-        if _is_header(item):
-            continue
-        conv_id = item.get("conversation")
-        key = conv_id if isinstance(conv_id, str) else f"<line {number}>"
-        found = opened.get(key)
-        if found is None:
-            found = opened[key] = _Open(len(opened), conv_id, number)
-        _row(found, number, item, schema, segments)
+def _rows(path: Path, schema: Problems, segments: Segments | None, spill: Spill | None) -> _Opened:
+    """Pass 2: every segment line, validated alone and (with `segments`) built into `spill`."""
+    opened = _Opened()
+    try:
+        for number, item in decode.jsonl_objects(path):
+            if _is_header(item):
+                continue
+            conv_id = item.get("conversation")
+            key = conv_id if isinstance(conv_id, str) else f"<line {number}>"
+            found = opened.get(key) or opened.add(key, number, conv_id)
+            built = _row(found, number, item, schema, segments)
+            if built is not None and spill is not None:
+                spill.segment(found.index, built)
+    except BaseException:
+        opened.close()
+        raise
     return opened
 
 
-def _row(o: _Open, number: int, item: dict[str, Any], schema: Problems, segments: Segments | None) -> None:
+def _row(o: _Open, number: int, item: dict[str, Any], schema: Problems, segments: Segments | None) -> Segment | None:
     j, o.count = o.count, o.count + 1
     table = {k: v for k, v in item.items() if k in ("name", "participants")}
     table |= {"id": o.id, "segments": [{k: v for k, v in item.items() if k not in CONVERSATION_KEYS}]}
@@ -160,7 +245,7 @@ def _row(o: _Open, number: int, item: dict[str, Any], schema: Problems, segments
             if once not in o.reported:
                 o.reported.add(once)
                 schema.add((*where, *loc), explain(error), line=number)
-        return
+        return None
     if "name" in item:
         o.name = conv.name
     if "participants" in item:
@@ -170,13 +255,15 @@ def _row(o: _Open, number: int, item: dict[str, Any], schema: Problems, segments
         o.parts = [None] * j
     if o.parts is not None:
         o.parts.append(seg.part)
-    if segments is not None:
-        o.segments.append(segments.build((*where, "segments", j), conv, j, seg, number))
+    return None if segments is None else segments.build((*where, "segments", j), conv, j, seg, number)
 
 
-def _closed(o: _Open, roster: set[str], problems: Problems) -> Conversation:
+def _closed(o: _Open, roster: set[str], problems: Problems, spill: Spill) -> None:
+    """Check the conversation as a whole; spill what the manifest keeps of it."""
     parts: list[int | None] = o.parts if o.parts is not None else [None] * o.count
     given = (o.id, o.name, o.participants)
-    return conversation(
-        ("conversations", o.index), given, o.segments, parts=parts, roster=roster, problems=problems, line=o.line
+    built = spill.segments(o.index, o.id)
+    found = conversation(
+        ("conversations", o.index), given, built, parts=parts, roster=roster, problems=problems, line=o.line
     )
+    spill.conversation(o.index, found.id, found.name, found.participants)

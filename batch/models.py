@@ -74,17 +74,24 @@ class Manifest:
     path: Path
     api: ApiConfig
     people: tuple[Person, ...]
-    conversations: tuple[Conversation, ...]
+    conversations: Sequence[Conversation]  # a tuple (TOML) or read from a temporary file when asked (JSONL)
     reconcile: dict[str, Any] = field(default_factory=dict)  # the [reconcile] table, for the reconcile package
     index: Mapping[str, int] = field(init=False, repr=False, compare=False)  # conversation id -> its position
     by_id: Mapping[str, Conversation] = field(init=False, repr=False, compare=False)  # one lookup for every reader
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "index", {c.id: n for n, c in enumerate(self.conversations)})
+        given = getattr(self.conversations, "positions", None)  # a spilled manifest looks its ids up in its file
+        index = given if isinstance(given, Mapping) else {c.id: n for n, c in enumerate(self.conversations)}
+        object.__setattr__(self, "index", index)
         object.__setattr__(self, "by_id", _ById(self.conversations, self.index))
 
-    def segments(self) -> list[Segment]:
-        return [s for c in self.conversations for s in c.segments]
+    def segments(self) -> Iterator[Segment]:
+        """Every segment, in manifest order (read as it is used: a million rows are never all in memory)."""
+        return (s for c in self.conversations for s in c.segments)
+
+    def chains(self) -> Sequence[Sequence[Segment]]:
+        """Each conversation's segments, by position (what the planner and the tally index)."""
+        return _Chains(self.conversations)
 
 
 class _ById(Mapping[str, Conversation]):
@@ -103,3 +110,21 @@ class _ById(Mapping[str, Conversation]):
 
     def __len__(self) -> int:
         return len(self._index)
+
+
+class _Chains(Sequence[Sequence[Segment]]):
+    __slots__ = ("_conversations",)
+
+    def __init__(self, conversations: Sequence[Conversation]) -> None:
+        self._conversations = conversations
+
+    def __len__(self) -> int:
+        return len(self._conversations)
+
+    def __getitem__(self, position: Any) -> Any:
+        if isinstance(position, slice):
+            return [c.segments for c in self._conversations[position]]
+        return self._conversations[position].segments
+
+    def __iter__(self) -> Iterator[Sequence[Segment]]:
+        return (c.segments for c in self._conversations)

@@ -10,6 +10,9 @@ nothing of reconciliation at all.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -99,13 +102,15 @@ class Outcomes(Sequence[dict[str, Any]]):
     """Every segment's outcome, as report.json gives it: a dict made when it is read, from one small tuple per
     segment (a 100,000-row run's report is not 100,000 dicts)."""
 
-    __slots__ = ("_facts", "_segments")
+    __slots__ = ("_facts", "_manifest", "_starts")
 
-    def __init__(self, segments: list[Segment], facts: list[tuple[Any, ...]]) -> None:
-        self._segments, self._facts = segments, facts
+    def __init__(self, manifest: Manifest, facts: list[tuple[Any, ...]]) -> None:
+        """`facts`: one per segment of `manifest`, in its order (its segments are read again when shown)."""
+        self._manifest, self._facts = manifest, facts
+        self._starts: array[int] | None = None  # where each conversation's segments begin: made when indexed
 
     def __len__(self) -> int:
-        return len(self._segments)
+        return len(self._facts)
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -113,15 +118,23 @@ class Outcomes(Sequence[dict[str, Any]]):
     def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
     def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
         if isinstance(index, slice):
-            return [self._outcome(i) for i in range(*index.indices(len(self)))]
-        return self._outcome(range(len(self))[index])
+            return [self._outcome(self._segment(i), self._facts[i]) for i in range(*index.indices(len(self)))]
+        i = range(len(self))[index]
+        return self._outcome(self._segment(i), self._facts[i])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        return (self._outcome(i) for i in range(len(self)))
+        return (self._outcome(s, f) for s, f in zip(self._manifest.segments(), self._facts, strict=True))
 
-    def _outcome(self, i: int) -> dict[str, Any]:
-        segment = self._segments[i]
-        status, conversation_id, job_id, messages, attempts, error = self._facts[i]
+    def _segment(self, i: int) -> Segment:
+        if self._starts is None:
+            lengths = (len(chain) for chain in self._manifest.chains())
+            self._starts = array("q", itertools.accumulate(lengths, initial=0))
+        n = bisect.bisect_right(self._starts, i) - 1
+        return self._manifest.conversations[n].segments[i - self._starts[n]]
+
+    @staticmethod
+    def _outcome(segment: Segment, facts: tuple[Any, ...]) -> dict[str, Any]:
+        status, conversation_id, job_id, messages, attempts, error = facts
         return {
             "segment": segment.key,
             "conversation": segment.conversation,
@@ -223,11 +236,10 @@ def build_report(
     reconciliation: Sequence[Reconciled] = (),
     talk: Mapping[str, list[speakers.SpeakerLine]] | None = None,
 ) -> Report:
-    segments = manifest.segments()
     facts = []
-    for segment in segments:
+    for segment in manifest.segments():
         row = rows[segment.key]
         error = row.error if row.status is not Status.SAVED else None
         facts.append((row.status.value, row.conversation_id, row.job_id, len(row.message_ids), row.attempts, error))
     counts = dict(Counter(fact[0] for fact in facts))
-    return Report(Outcomes(segments, facts), counts, list(problems), list(reconciliation), dict(talk or {}))
+    return Report(Outcomes(manifest, facts), counts, list(problems), list(reconciliation), dict(talk or {}))

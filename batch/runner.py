@@ -107,7 +107,7 @@ class Runner:
         self._fatal: BatchError | None = None
         self._problems: list[str] = []  # run-level failures (a hook, an unforeseen error): exit 1
         self._sending = 0  # submissions started whose answer has not come yet
-        self._conversations = [c.segments for c in manifest.conversations]
+        self._conversations = manifest.chains()  # by position, read when asked (a spilled manifest: its file)
         self._by_id = manifest.by_id
         self._agenda = planner.Agenda(self._conversations, manifest.index)
         self._tally = Tally(self._conversations, self._agenda.index_of)

@@ -32,7 +32,7 @@ def test_demo_manifest_content() -> None:
     assert planning.name == "Quarterly planning" and planning.participants[0] == "raj@example.com"
     assert len(manifest.people) == 6 and manifest.people[0].enrolment is not None
     assert (manifest.api.app_id, manifest.api.app_secret, manifest.api.base_url) == ("x", "y", "https://api.symbl.ai")
-    assert manifest.segments()[-1].kind == "video"
+    assert list(manifest.segments())[-1].kind == "video"
 
 
 def test_jsonl_groups_lines_by_conversation_in_order() -> None:
