@@ -111,8 +111,9 @@ class Agenda:
 
     def _look(self, index: int, rows: Mapping[str, Row], busy: Collection[str], *, push: bool) -> list[Segment]:
         segments = self._conversations[index]
-        stopped = blocked([segments], rows, busy)
-        position = _first_pending(segments, rows)
+        mine = {s.key: row for s in segments if (row := rows.get(s.key)) is not None}  # each row read once
+        stopped = blocked([segments], mine, busy)
+        position = _first_pending(segments, mine)
         if position is None or segments[position].key in busy:
             self._at[index] = NONE
         elif self._at[index] != position:

@@ -21,6 +21,7 @@ from typing import Any, overload
 from batch import render, speakers
 from batch.lifecycle import Row, Status
 from batch.models import Manifest, Segment
+from batch.spill import SpilledList
 
 RECONCILE_RECORD = "reconcile.json"  # exported as `batch.RECONCILE_RECORD`: reconcile/record.py writes it
 COUNTS = ("named", "merged", "for_review", "unconfirmed")
@@ -100,11 +101,11 @@ def reconciliation_lines(records: Sequence[Reconciled]) -> list[str]:
 
 class Outcomes(Sequence[dict[str, Any]]):
     """Every segment's outcome, as report.json gives it: a dict made when it is read, from one small tuple per
-    segment (a 100,000-row run's report is not 100,000 dicts)."""
+    segment kept in a temporary file (`spill.SpilledList`: a million-row run's report is not in memory)."""
 
     __slots__ = ("_facts", "_manifest", "_starts")
 
-    def __init__(self, manifest: Manifest, facts: list[tuple[Any, ...]]) -> None:
+    def __init__(self, manifest: Manifest, facts: Sequence[tuple[Any, ...]]) -> None:
         """`facts`: one per segment of `manifest`, in its order (its segments are read again when shown)."""
         self._manifest, self._facts = manifest, facts
         self._starts: array[int] | None = None  # where each conversation's segments begin: made when indexed
@@ -236,10 +237,10 @@ def build_report(
     reconciliation: Sequence[Reconciled] = (),
     talk: Mapping[str, list[speakers.SpeakerLine]] | None = None,
 ) -> Report:
-    facts = []
+    facts, counts = SpilledList(), Counter[str]()
     for segment in manifest.segments():
         row = rows[segment.key]
         error = row.error if row.status is not Status.SAVED else None
         facts.append((row.status.value, row.conversation_id, row.job_id, len(row.message_ids), row.attempts, error))
-    counts = dict(Counter(fact[0] for fact in facts))
-    return Report(Outcomes(manifest, facts), counts, list(problems), list(reconciliation), dict(talk or {}))
+        counts[row.status.value] += 1
+    return Report(Outcomes(manifest, facts), dict(counts), list(problems), list(reconciliation), dict(talk or {}))

@@ -7,6 +7,7 @@ Rules:
 - a conversation is built again when it is asked for (by position, by id, or a page at a time when iterated);
   the few most recently asked for are kept;
 - equal parameter tables are stored once and shared again when read;
+- `SpilledList` keeps any list of plain tuples the same way (the run report's facts, one per segment);
 - the file is SQLite's own private temporary database: nobody else can open it, and it is deleted when the
   manifest is no longer used (or the process ends).
 """
@@ -28,7 +29,8 @@ CREATE TABLE segments (n INTEGER NOT NULL, j INTEGER NOT NULL, record BLOB NOT N
     WITHOUT ROWID;
 CREATE TABLE conversations (n INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL, participants BLOB);
 """
-PAGE = 2000  # conversations built per query when iterating
+LIST_SCHEMA = "CREATE TABLE items (n INTEGER PRIMARY KEY, item BLOB NOT NULL);"
+PAGE = 2000  # conversations built (or list items read) per query when iterating
 KEPT = 256  # conversations kept once built (the planner asks for the same few again and again)
 
 
@@ -169,3 +171,46 @@ class _Index(Mapping[str, int]):
 
     def __len__(self) -> int:
         return len(self._conversations)
+
+
+class SpilledList(Sequence[tuple[Any, ...]]):
+    """A list of tuples of plain values (text, numbers, None), appended to and then read, kept in a private
+    temporary SQLite file (the report's facts of a million segments are not a million tuples in memory)."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + LIST_SCHEMA)
+        self._lock = threading.Lock()
+        self._count, self._writing = 0, False
+
+    def append(self, item: tuple[Any, ...]) -> None:
+        with self._lock:
+            if not self._writing:
+                self._db.execute("BEGIN")
+                self._writing = True
+            self._db.execute("INSERT INTO items VALUES (?, ?)", (self._count, orjson.dumps(item)))
+            self._count += 1
+
+    def _read(self, query: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self._writing:
+                self._db.execute("COMMIT")
+                self._writing = False
+            return [tuple(orjson.loads(item)) for (item,) in self._db.execute(query, args)]
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, position: int) -> tuple[Any, ...]: ...
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[tuple[Any, ...]]: ...
+    def __getitem__(self, position: int | slice) -> tuple[Any, ...] | Sequence[tuple[Any, ...]]:
+        if isinstance(position, slice):
+            return [self[n] for n in range(*position.indices(len(self)))]
+        (found,) = self._read("SELECT item FROM items WHERE n = ?", (range(len(self))[position],))
+        return found
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        for start in range(0, len(self), PAGE):
+            yield from self._read("SELECT item FROM items WHERE n >= ? AND n < ? ORDER BY n", (start, start + PAGE))

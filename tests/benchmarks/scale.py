@@ -1,7 +1,7 @@
 """Memory at scale: a big JSONL manifest's dry run and real run, each in a fresh process, RSS watched throughout.
 
     python -m tests.benchmarks.scale                                 # 100,000 rows (about 20 minutes)
-    python -m tests.benchmarks.scale --rows 100000 1000000 --json docs/scale-results.json
+    python -m tests.benchmarks.scale --rows 100000 1000000 --budget 1500 600 --json docs/scale-results.json
 
 For each size: the manifest (one-file conversations, hard links to one 2-second WAV, as scenario 5 of
 `tests.benchmarks.run`), then `symbl-batch run --dry-run`, then the real `symbl-batch run` against the
@@ -82,9 +82,11 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-async def main_async(sizes: list[int], budget: float, out: Path | None) -> int:
+async def main_async(sizes: list[int], budgets: list[float], out: Path | None) -> int:
+    if len(budgets) not in (1, len(sizes)):
+        raise SystemExit("give one --budget, or one per --rows size")
     results = []
-    for rows in sizes:
+    for rows, budget in zip(sizes, budgets * len(sizes) if len(budgets) == 1 else budgets, strict=False):
         folder = Path(tempfile.mkdtemp(prefix=f"symbl-scale-{rows}-"))
         try:
             results.append(await measure(rows, budget, folder))
@@ -99,7 +101,10 @@ async def main_async(sizes: list[int], budget: float, out: Path | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.scale", description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--budget", type=float, default=1200.0, help="seconds a real run may take (default 1200)")
+    parser.add_argument(
+        "--budget", type=float, nargs="+", default=[1200.0], help="seconds a real run may take, one for all sizes or "
+        "one per size (default 1200)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     return asyncio.run(main_async(args.rows, args.budget, args.json))
