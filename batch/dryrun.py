@@ -55,6 +55,7 @@ def action(segment: Segment, row: Row | None, fingerprint: str) -> str:
     return "retry" if row.status in (Status.FAILED, Status.BLOCKED) else ("append" if segment.index else "submit")
 
 
+CHUNK = 4096  # heads turned into Python values at a time
 ADOPT = {status: f"adopt ({status.value})" for status in Status}
 
 
@@ -81,12 +82,14 @@ def submission_order(manifest: Manifest) -> Iterator[tuple[int, Segment]]:
             heapq.heappush(heap, (*priority(chain, position + 1), n, position + 1))
         return starts[n] + position, chain[position]
 
-    for head in heads[np.lexsort((heads, own[heads], rest[heads]))].tolist():
-        first = (rest[head], own[head], head, 0)
-        while heap and heap[0] < first:
-            *_, n, position = heapq.heappop(heap)
-            yield taken(n, position)
-        yield taken(head, 0)
+    ranked = heads[np.lexsort((heads, own[heads], rest[heads]))]
+    for start in range(0, len(ranked), CHUNK):  # a chunk at a time: a million Python ints at once is 36 MB
+        for head in ranked[start : start + CHUNK].tolist():
+            first = (float(rest[head]), float(own[head]), head, 0)
+            while heap and heap[0] < first:
+                *_, n, position = heapq.heappop(heap)
+                yield taken(n, position)
+            yield taken(head, 0)
     while heap:
         *_, n, position = heapq.heappop(heap)
         yield taken(n, position)
