@@ -92,6 +92,7 @@ class Conversations(Sequence[Conversation]):
         (self._count,) = db.execute("SELECT COUNT(*) FROM conversations").fetchone()
         self.positions: Mapping[str, int] = _Index(self)  # conversation id -> its position
         self._kept: dict[int, Conversation] = {}
+        self._positions: dict[str, int | None] = {}
 
     def __len__(self) -> int:
         return int(self._count)
@@ -139,9 +140,16 @@ class Conversations(Sequence[Conversation]):
                 yield Conversation(conversation_id, name, tuple(orjson.loads(participants)), segments)
 
     def position(self, conversation_id: str) -> int | None:
+        """Where the conversation is (the last KEPT answers are kept: a run asks about the same few often)."""
+        if conversation_id in self._positions:
+            return self._positions[conversation_id]
         with self._lock:
             found = self._db.execute("SELECT n FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-        return None if found is None else int(found[0])
+        position = None if found is None else int(found[0])
+        if len(self._positions) >= KEPT:
+            del self._positions[next(iter(self._positions))]  # the oldest
+        self._positions[conversation_id] = position
+        return position
 
     def ids(self) -> Iterator[str]:
         for start in range(0, len(self), PAGE):

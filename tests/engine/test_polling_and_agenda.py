@@ -41,6 +41,8 @@ def test_the_agenda_answers_what_the_whole_table_planner_answers(seed: int, shap
     rows = {s.key: _row(s, Status.PENDING) for s in segments}
     agenda, busy = Agenda(conversations), set[str]()
     assert agenda.update(rows, rows, busy) == []
+    started = Agenda(conversations)  # the run's way: every conversation at once, sorted into arrays, then changes
+    assert started.update_all(rows, busy) == []
     for _ in range(40):
         changed = {rng.choice(segments).key for _ in range(rng.randint(1, 3))}
         for key in changed:
@@ -51,11 +53,15 @@ def test_the_agenda_answers_what_the_whole_table_planner_answers(seed: int, shap
         expected_blocked = {s.key for s in blocked(touched, rows, busy)}  # the runner moves them out of `pending`
         newly = {s.key for s in agenda.update(changed | {toggled}, rows, busy)}
         assert newly == expected_blocked
+        assert {s.key for s in started.update(changed | {toggled}, rows, busy)} == expected_blocked
         expected = [s for s in ready(conversations, rows) if s.key not in busy]
         best = agenda.best()
         assert (best.key if best else None) == (expected[0].key if expected else None)
+        assert started.best() == best
+        assert [s.key for s in started.upcoming(3)] == [s.key for s in expected[:3]]
         if best is not None and rng.random() < 0.5:  # started: it leaves the agenda until a change returns it
             agenda.take(best)
+            started.take(best)
             busy.add(best.key)
 
 
