@@ -60,6 +60,12 @@ def ready(conversations: Sequence[Sequence[Segment]], rows: Mapping[str, Row]) -
 
 
 NONE = -1  # a conversation with no ready segment
+Seen = Callable[[int, Mapping[str, Row]], None]
+
+
+def _rows_of(segments: Sequence[Segment], rows: Mapping[str, Row]) -> dict[str, Row]:
+    """A conversation's rows, each read once (`rows` may be the state file's view)."""
+    return {s.key: row for s in segments if (row := rows.get(s.key)) is not None}
 
 
 class Agenda:
@@ -71,8 +77,9 @@ class Agenda:
 
     def __init__(self, conversations: Sequence[Sequence[Segment]], index_of: Mapping[str, int] | None = None) -> None:
         self._conversations = conversations
-        found = index_of if index_of is not None else {c[0].conversation: n for n, c in enumerate(conversations) if c}
-        self._of = found
+        if index_of is None:  # conversation id -> position, when the caller (a manifest) has none to give
+            index_of = {c[0].conversation: n for n, c in enumerate(conversations) if c}
+        self._of = index_of
         self._at = array("i", [NONE]) * len(conversations)  # conversation -> position of its ready segment
         self._first = array("i")  # conversation -> its position when the order was sorted
         self._order = array("i")  # conversation indices, best first, as of `update_all`
@@ -83,15 +90,21 @@ class Agenda:
         """The index of a segment key's conversation (a key is "<conversation id>/<segment id>")."""
         return self._of.get(key.partition("/")[0])
 
-    def update_all(self, rows: Mapping[str, Row], busy: Collection[str] = ()) -> list[Segment]:
-        """Look at every conversation; return the segments that are blocked."""
+    def update_all(
+        self, rows: Mapping[str, Row], busy: Collection[str] = (), *, each: Seen | None = None
+    ) -> list[Segment]:
+        """Look at every conversation; return the segments that are blocked. `each(index, its rows)` is given the
+        rows read for each conversation (the tally counts them: every row is read once)."""
         import numpy as np  # noqa: PLC0415 - sorting a million conversations in arrays, not in Python objects
 
         n = len(self._conversations)
         rest, own = np.zeros(n), np.zeros(n)
         stopped: list[Segment] = []
         for index, segments in enumerate(self._conversations):
-            stopped += self._look(index, rows, busy, push=False)
+            mine = _rows_of(segments, rows)
+            if each is not None:
+                each(index, mine)
+            stopped += self._look(index, mine, busy, push=False)
             position = self._at[index]
             if position != NONE:
                 rest[index], own[index] = priority(segments, position)
@@ -111,7 +124,7 @@ class Agenda:
 
     def _look(self, index: int, rows: Mapping[str, Row], busy: Collection[str], *, push: bool) -> list[Segment]:
         segments = self._conversations[index]
-        mine = {s.key: row for s in segments if (row := rows.get(s.key)) is not None}  # each row read once
+        mine = _rows_of(segments, rows)
         stopped = blocked([segments], mine, busy)
         position = _first_pending(segments, mine)
         if position is None or segments[position].key in busy:
@@ -166,7 +179,13 @@ class Agenda:
                 candidates.append((*priority(self._conversations[index], position), index, position))
                 seen += 1
             cursor += 1
-        candidates += [e for e in heapq.nsmallest(n + len(self._heap), self._heap) if self._valid(e[2], e[3])][:n]
+        again: set[int] = set()  # the heap may hold one conversation twice (ready, taken, ready again)
+        for entry in sorted(self._heap):
+            if len(again) == n:
+                break
+            if self._valid(entry[2], entry[3]) and entry[2] not in again:
+                again.add(entry[2])
+                candidates.append(entry)
         found: dict[int, Segment] = {}
         for *_, index, position in sorted(candidates):
             if len(found) == n:

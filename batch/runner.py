@@ -366,18 +366,15 @@ class Runner:
             conversation = self.manifest.by_id.get(state.conversation)
             if conversation is None or state.saved != state.total or state.total != len(conversation.segments):
                 continue
-            if hooked or state.conversation_id is None:
-                continue
-            if all(self.store.rows()[s.key].status is Status.SAVED for s in conversation.segments):
+            if not hooked and state.conversation_id is not None:  # every segment has a row: all of them saved
                 await self._hook(conversation, state.conversation_id, None)
 
     def _segment(self, key: str, idx: int) -> Segment | None:
         """The manifest's segment of a state row (None when the manifest no longer has it)."""
-        conversation = self.manifest.by_id.get(key.partition("/")[0])
-        if conversation is None or not 0 <= idx < len(conversation.segments):
-            return None
-        segment = conversation.segments[idx]
-        return segment if segment.key == key else None
+        index = self._agenda.conversation_of(key)
+        segments = () if index is None else self._conversations[index]
+        segment = segments[idx] if 0 <= idx < len(segments) else None
+        return segment if segment is not None and segment.key == key else None
 
     def _adopt(self, group: asyncio.TaskGroup) -> None:
         """Segments an earlier run left in flight hold slots again before anything new is sent."""
@@ -419,8 +416,7 @@ class Runner:
         self._ended = set()
         if self._whole:  # the first step: every conversation
             self._whole = False
-            self._tally.update_all(rows)
-            stopped = self._agenda.update_all(rows, self._running)
+            stopped = self._agenda.update_all(rows, self._running, each=self._tally.count)
         else:
             self._tally.update(changed, rows)
             stopped = self._agenda.update(changed, rows, self._running)

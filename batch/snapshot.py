@@ -63,13 +63,10 @@ class Tally:
     def update(self, keys: Iterable[str], rows: Mapping[str, Row]) -> None:
         for index in {self._of(k) for k in keys} - {None}:
             assert index is not None
-            self._count(index, rows)
+            self.count(index, rows)
 
-    def update_all(self, rows: Mapping[str, Row]) -> None:
-        for index in range(len(self._conversations)):
-            self._count(index, rows)
-
-    def _count(self, index: int, rows: Mapping[str, Row]) -> None:
+    def count(self, index: int, rows: Mapping[str, Row]) -> None:
+        """Take conversation `index`'s rows into account (`rows` holds at least those)."""
         base, left = self._offset[index], 0
         for position, segment in enumerate(self._conversations[index]):
             row = rows.get(segment.key)
